@@ -1,0 +1,132 @@
+//! `AuthenticatedUser`: the access-token extractor, with simplejwt's `JWTAuthentication`
+//! rules and error bodies.
+
+use auth_core::{FamilyId, TokenKind, UserClaim};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use entity::users;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The user behind a valid `Authorization: Bearer <access token>`.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedUser {
+    /// The user row.
+    pub user: users::Model,
+    /// The session the access token was minted in, if it says.
+    pub family: Option<FamilyId>,
+}
+
+/// What the `Authorization` header holds.
+enum Credentials<'a> {
+    /// No header, or another scheme: anonymous.
+    None,
+    /// The configured scheme and one token.
+    Token(&'a [u8]),
+    /// The configured scheme with no token or more than one part.
+    Malformed,
+}
+
+fn parse_header<'a>(value: &'a [u8], schemes: &[String]) -> Credentials<'a> {
+    let parts: Vec<&[u8]> = value
+        .split(|byte| byte.is_ascii_whitespace())
+        .filter(|part| !part.is_empty())
+        .collect();
+    let Some(first) = parts.first() else {
+        return Credentials::None;
+    };
+    if !schemes.iter().any(|scheme| scheme.as_bytes() == *first) {
+        return Credentials::None;
+    }
+    match parts.as_slice() {
+        [_, token] => Credentials::Token(token),
+        _ => Credentials::Malformed,
+    }
+}
+
+impl AuthenticatedUser {
+    /// Whether the request carries credentials of the configured scheme at all.
+    pub(crate) fn present(parts: &Parts, state: &AppState) -> bool {
+        parts
+            .headers
+            .get(&state.http.auth_header_name)
+            .is_some_and(|value| {
+                !matches!(
+                    parse_header(value.as_bytes(), &state.http.auth_header_types),
+                    Credentials::None
+                )
+            })
+    }
+}
+
+impl FromRequestParts<AppState> for AuthenticatedUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(&state.http.auth_header_name)
+            .ok_or(ApiError::NotAuthenticated)?;
+        let token = match parse_header(header.as_bytes(), &state.http.auth_header_types) {
+            Credentials::None => return Err(ApiError::NotAuthenticated),
+            Credentials::Malformed => return Err(ApiError::BadAuthorizationHeader),
+            Credentials::Token(token) => token,
+        };
+        let token = std::str::from_utf8(token)
+            .map_err(|_| ApiError::BearerToken(auth_core::TokenError::Invalid))?;
+        let now = state.clock.now();
+        let verified = state
+            .codec
+            .verify(token, Some(TokenKind::Access), now)
+            .map_err(ApiError::BearerToken)?;
+        let id = match verified.user {
+            UserClaim::Missing => return Err(ApiError::NoUserIdentification),
+            UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
+            UserClaim::Id(id) => id,
+        };
+        let user = crate::users::find_by_id(&state.db.read, id)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        if state.http.check_user_is_active && !user.is_active {
+            return Err(ApiError::UserInactive);
+        }
+        Ok(Self {
+            user,
+            family: verified.family,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schemes() -> Vec<String> {
+        vec!["Bearer".to_owned(), "JWT".to_owned()]
+    }
+
+    #[test]
+    fn headers_parse_as_drf_splits_them() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"Bearer abc", "token"),
+            (b"JWT \t abc", "token"),
+            (b"bearer abc", "none"),
+            (b"Basic abc", "none"),
+            (b"", "none"),
+            (b"Bearer", "malformed"),
+            (b"Bearer a b", "malformed"),
+        ];
+        for (header, expected) in cases {
+            let got = match parse_header(header, &schemes()) {
+                Credentials::None => "none",
+                Credentials::Token(_) => "token",
+                Credentials::Malformed => "malformed",
+            };
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(header));
+        }
+    }
+}

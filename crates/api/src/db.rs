@@ -1,0 +1,109 @@
+//! Database connections: one writer and a pool of readers for SQLite, one pool for
+//! PostgreSQL and MySQL.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database as Connector, DatabaseConnection, DbBackend, DbErr};
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// `sqlite://path`, `postgres://...` or `mysql://...`.
+    pub url: String,
+    /// Pool size for PostgreSQL/MySQL, and the reader pool size for SQLite.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    /// Longest a single statement may run (PostgreSQL/MySQL); zero for no limit.
+    pub statement_timeout: Duration,
+}
+
+impl DbOptions {
+    /// Options with jwtd's defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The connections a server uses. For SQLite all writes go through `write`, a single
+/// connection: SQLite allows one writer at a time, and one connection in WAL mode is both
+/// the fastest way to write and the way to never see `SQLITE_BUSY` between our own writers.
+/// Reads that need no transaction use `read`. For other databases both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The connection that runs every transaction.
+    pub write: DatabaseConnection,
+    /// Connections for reads outside transactions.
+    pub read: DatabaseConnection,
+}
+
+impl Database {
+    /// The backend behind the connections.
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+}
+
+/// Whether `url` names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Connects. For SQLite, creates the file if missing and sets WAL, `synchronous=NORMAL`,
+/// a busy timeout and foreign keys.
+///
+/// # Errors
+/// The driver's error when the database cannot be reached.
+pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
+    if is_sqlite(&options.url) {
+        let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+        let write = Connector::connect(sqlite_options(options, 1)).await?;
+        let read = if in_memory {
+            write.clone()
+        } else {
+            Connector::connect(sqlite_options(options, options.max_connections.max(1))).await?
+        };
+        return Ok(Database { write, read });
+    }
+    let mut connect = ConnectOptions::new(options.url.clone());
+    connect
+        .max_connections(options.max_connections.max(1))
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .sqlx_logging(false);
+    if !options.statement_timeout.is_zero() {
+        let millis = options.statement_timeout.as_millis().to_string();
+        connect.map_sqlx_postgres_opts(move |pg| {
+            pg.options([("statement_timeout", millis.as_str())])
+        });
+    }
+    let pool = Connector::connect(connect).await?;
+    Ok(Database {
+        write: pool.clone(),
+        read: pool,
+    })
+}
+
+fn sqlite_options(options: &DbOptions, connections: u32) -> ConnectOptions {
+    let mut connect = ConnectOptions::new(options.url.clone());
+    connect
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    connect
+}

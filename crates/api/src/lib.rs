@@ -1,0 +1,77 @@
+//! jwtd's HTTP surface: the axum router, extractors, handlers, the mapping of errors to
+//! simplejwt's responses, and the token store that handlers use.
+//!
+//! This crate reads no environment and binds no sockets: the server builds an `AppState`
+//! from its configuration and hands it to [`router`].
+
+mod auth;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod events;
+mod input;
+pub mod passwords;
+mod routes;
+pub mod store;
+mod tokens;
+mod transient;
+pub mod users;
+
+use std::sync::Arc;
+
+use auth_core::TokenCodec;
+use axum::http::HeaderName;
+
+pub use auth::AuthenticatedUser;
+pub use events::Client;
+pub use routes::router;
+
+use clock::Clock;
+use db::Database;
+use passwords::Passwords;
+use store::TokenStore;
+
+/// HTTP-level settings (the token settings live in the codec).
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Accepted `Authorization` scheme words, case-sensitive; the first is used in
+    /// `WWW-Authenticate`. simplejwt: `AUTH_HEADER_TYPES`.
+    pub auth_header_types: Vec<String>,
+    /// The header carrying the access token. simplejwt: `AUTH_HEADER_NAME`.
+    pub auth_header_name: HeaderName,
+    /// Record `last_login` on every successful login. simplejwt: `UPDATE_LAST_LOGIN`.
+    pub update_last_login: bool,
+    /// Refuse inactive users on refresh and authentication. simplejwt: `CHECK_USER_IS_ACTIVE`.
+    pub check_user_is_active: bool,
+    /// Take the client address from the first `X-Forwarded-For` entry (behind a proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            auth_header_types: vec!["Bearer".to_owned()],
+            auth_header_name: axum::http::header::AUTHORIZATION,
+            update_last_login: false,
+            check_user_is_active: true,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database connections.
+    pub db: Database,
+    /// Refresh-token state.
+    pub store: Arc<dyn TokenStore>,
+    /// Mints and verifies tokens.
+    pub codec: Arc<TokenCodec>,
+    /// Hashes and verifies passwords off the runtime.
+    pub passwords: Passwords,
+    /// HTTP-level settings.
+    pub http: Arc<HttpSettings>,
+    /// The current time.
+    pub clock: Arc<dyn Clock>,
+}

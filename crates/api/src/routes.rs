@@ -1,0 +1,129 @@
+//! The one list of paths, and the handlers, grouped by feature.
+
+mod health;
+mod me;
+mod sessions;
+mod token;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::events::Client;
+
+/// Builds the router: simplejwt's paths (with and without a trailing slash) and jwtd's own.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    let posts: [(&str, MethodRouter<AppState>); 6] = [
+        ("/token", post(token::obtain)),
+        ("/token/refresh", post(token::refresh)),
+        ("/token/verify", post(token::verify)),
+        ("/logout", post(token::logout)),
+        ("/token/blacklist", post(token::logout)),
+        ("/logout/all", post(sessions::logout_all)),
+    ];
+    for (path, route) in posts {
+        let route = route
+            .options(allow_post)
+            .fallback(|method: Method| async move { not_allowed(method, "POST, OPTIONS") });
+        router = router
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
+    }
+    let gets: [(&str, MethodRouter<AppState>); 6] = [
+        ("/me", get(me::me)),
+        ("/sessions", get(sessions::list)),
+        ("/healthz", get(health::healthz)),
+        ("/readyz", get(health::readyz)),
+        ("/.well-known/jwks.json", get(health::jwks)),
+        ("/metrics", get(health::metrics)),
+    ];
+    for (path, route) in gets {
+        let route = route
+            .fallback(|method: Method| async move { not_allowed(method, "GET, HEAD, OPTIONS") });
+        router = router
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
+    }
+    let session = delete(sessions::revoke)
+        .fallback(|method: Method| async move { not_allowed(method, "DELETE, OPTIONS") });
+    router
+        .route("/sessions/{id}", session.clone())
+        .route("/sessions/{id}/", session)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            www_authenticate,
+        ))
+        .with_state(state)
+}
+
+fn not_allowed(method: Method, allow: &'static str) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allow,
+    }
+}
+
+async fn allow_post() -> impl IntoResponse {
+    (StatusCode::OK, [(header::ALLOW, "POST, OPTIONS")])
+}
+
+/// Names the configured first scheme in every 401's `WWW-Authenticate`, as simplejwt does.
+async fn www_authenticate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED
+        && let Some(scheme) = state.http.auth_header_types.first()
+        && scheme != "Bearer"
+        && let Ok(value) = HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
+    {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+const MAX_USER_AGENT: usize = 512;
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .http
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .map(|first| first.trim().chars().take(64).collect::<String>())
+            .filter(|first| !first.is_empty());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()))
+            .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+        Ok(Client {
+            ip: forwarded.or(peer),
+            user_agent,
+        })
+    }
+}

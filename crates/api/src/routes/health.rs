@@ -1,0 +1,37 @@
+//! Operational endpoints: `/healthz`, `/readyz`, `/.well-known/jwks.json`, `/metrics`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state
+        .db
+        .read
+        .execute_unprepared("SELECT 1")
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys. HMAC keys are secret, so with an HS*
+/// algorithm the set is empty.
+pub async fn jwks() -> Json<Value> {
+    Json(json!({ "keys": [] }))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics() -> (StatusCode, String) {
+    (StatusCode::OK, String::new())
+}

@@ -1,0 +1,104 @@
+//! Sessions a user can see and end: `GET /sessions`, `DELETE /sessions/{id}`,
+//! `POST /logout/all`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use auth_core::{FamilyId, Revocation, UserId};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::StatusCode;
+use axum::{Json, RequestExt};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::events::{self, Client, Event, EventKind};
+use crate::input::Fields;
+use crate::tokens;
+
+fn rfc3339(unix: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// `GET /sessions`: the caller's live sessions, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AuthenticatedUser,
+) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    let sessions = state
+        .store
+        .list_sessions(UserId(auth.user.id), now)
+        .await?;
+    let body = sessions
+        .into_iter()
+        .map(|session| {
+            json!({
+                "id": session.id.as_str(),
+                "created_at": rfc3339(session.created_at),
+                "last_used_at": rfc3339(session.last_used_at),
+                "expires_at": rfc3339(session.expires_at),
+                "user_agent": session.user_agent,
+                "ip": session.ip,
+                "current": auth.family.as_ref() == Some(&session.id),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(body)))
+}
+
+/// `DELETE /sessions/{id}`: ends one of the caller's sessions; 404 for an unknown id and for
+/// another user's session alike.
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: AuthenticatedUser,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.clock.now();
+    let family = FamilyId::new(id);
+    let user = UserId(auth.user.id);
+    let revoked = state
+        .store
+        .revoke_session(user, &family, Revocation::SessionRevoked, now)
+        .await?;
+    if !revoked {
+        return Err(ApiError::NotFound);
+    }
+    events::record(
+        &state.db.write,
+        Event {
+            kind: EventKind::SessionRevoked,
+            user: Some(user),
+            username: None,
+            family: Some(&family),
+            client: &client,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /logout/all`: ends every session of the user named by a Bearer access token, or,
+/// without one, by a `{refresh}` token in the body.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    client: Client,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let user = if AuthenticatedUser::present(&parts, &state) {
+        let auth = AuthenticatedUser::from_request_parts(&mut parts, &state).await?;
+        UserId(auth.user.id)
+    } else {
+        let fields: Fields = Request::from_parts(parts, body).extract().await?;
+        let [token] = fields
+            .required_strings(["refresh"])
+            .map_err(|_| ApiError::NotAuthenticated)?;
+        tokens::refresh_token_owner(&state, &token).await?
+    };
+    tokens::logout_all(&state, user, &client).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,57 @@
+//! simplejwt's endpoints: `/token`, `/token/refresh`, `/token/verify`, `/logout`.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::events::Client;
+use crate::input::Fields;
+use crate::tokens;
+
+/// `POST /token`: `{username, password}` -> `{"refresh", "access"}`.
+pub async fn obtain(
+    State(state): State<AppState>,
+    client: Client,
+    fields: Fields,
+) -> Result<Json<Value>, ApiError> {
+    let [username, password] = fields.required_strings(["username", "password"])?;
+    let pair = tokens::obtain_pair(&state, &username, password, &client).await?;
+    Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
+}
+
+/// `POST /token/refresh`: `{refresh}` -> `{"access"}`, plus `"refresh"` with rotation on.
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    fields: Fields,
+) -> Result<Json<Value>, ApiError> {
+    let [token] = fields.required_strings(["refresh"])?;
+    let refreshed = tokens::refresh(&state, &token, &client).await?;
+    Ok(Json(match refreshed.refresh {
+        Some(refresh) => json!({ "access": refreshed.access, "refresh": refresh }),
+        None => json!({ "access": refreshed.access }),
+    }))
+}
+
+/// `POST /token/verify`: `{token}` -> `{}`.
+pub async fn verify(
+    State(state): State<AppState>,
+    fields: Fields,
+) -> Result<Json<Value>, ApiError> {
+    let [token] = fields.required_strings(["token"])?;
+    tokens::verify(&state, &token).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /logout` (simplejwt's `TokenBlacklistView`): `{refresh}` -> `{}`.
+pub async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    fields: Fields,
+) -> Result<Json<Value>, ApiError> {
+    let [token] = fields.required_strings(["refresh"])?;
+    tokens::logout(&state, &token, &client).await?;
+    Ok(Json(json!({})))
+}

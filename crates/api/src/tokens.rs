@@ -1,0 +1,210 @@
+//! The token lifecycle behind the simplejwt endpoints: login, refresh, verify, logout.
+//! Handlers call one function each; this is where the steps are put in simplejwt's order.
+
+use auth_core::{
+    FamilyId, Jti, RefreshSpec, TokenError, TokenHash, TokenKind, UserClaim, UserId,
+    VerifiedToken,
+};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::events::{self, Client, Event, EventKind};
+use crate::store::{NewSession, Presented};
+use crate::users;
+
+/// A fresh pair from a login.
+pub struct Pair {
+    /// The refresh token.
+    pub refresh: String,
+    /// The access token.
+    pub access: String,
+}
+
+/// The result of `/token/refresh`.
+pub struct Refreshed {
+    /// A new access token.
+    pub access: String,
+    /// The successor refresh token, when rotation is on.
+    pub refresh: Option<String>,
+}
+
+fn random_jti() -> Jti {
+    Jti::from_random_bytes(rand::random())
+}
+
+fn seconds(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Checks credentials and, if they are good, starts a session.
+///
+/// # Errors
+/// `ApiError::BadCredentials` for an unknown user, a wrong password or an inactive user.
+pub async fn obtain_pair(
+    state: &AppState,
+    username: &str,
+    password: String,
+    client: &Client,
+) -> Result<Pair, ApiError> {
+    let user = users::find_by_username(&state.db.read, username).await?;
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    let matches = state.passwords.verify(password, stored).await?;
+    let user = match user {
+        Some(user) if matches && user.is_active => user,
+        other => {
+            events::record(
+                &state.db.write,
+                Event {
+                    kind: EventKind::LoginFailed,
+                    user: other.as_ref().map(|user| UserId(user.id)),
+                    username: Some(username),
+                    family: None,
+                    client,
+                    at: state.clock.now(),
+                },
+            )
+            .await?;
+            return Err(ApiError::BadCredentials);
+        }
+    };
+    let user_id = UserId(user.id);
+    let now = state.clock.now();
+    let settings = state.codec.settings();
+    let family = FamilyId::from_random_bytes(rand::random());
+    let jti = random_jti();
+    let session_end = now.saturating_add(seconds(settings.session_max_lifetime));
+    let spec = RefreshSpec {
+        jti: &jti,
+        user: user_id,
+        family: &family,
+        iat: now,
+        exp: now
+            .saturating_add(seconds(settings.refresh_token_lifetime))
+            .min(session_end),
+    };
+    let refresh = state.codec.mint_refresh(&spec)?;
+    let access = state
+        .codec
+        .mint_access(&state.codec.refresh_claims(&spec), &random_jti(), now)?;
+    state
+        .store
+        .start_session(NewSession {
+            user: user_id,
+            family: &family,
+            first: &jti,
+            token_hash: TokenHash::of(&refresh),
+            issued_at: now,
+            expires_at: spec.exp,
+            session_expires_at: session_end,
+            client,
+        })
+        .await?;
+    if state.http.update_last_login {
+        users::touch_last_login(&state.db.write, user_id, now).await?;
+    }
+    Ok(Pair { refresh, access })
+}
+
+fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'a>, ApiError> {
+    let user = match verified.user {
+        UserClaim::Id(user) => user,
+        UserClaim::Missing | UserClaim::Unrecognized => return Err(ApiError::NoAccountForToken),
+    };
+    Ok(Presented {
+        jti: &verified.jti,
+        hash: TokenHash::of(token),
+        user,
+    })
+}
+
+/// Verifies a refresh token and mints an access token, rotating the refresh token when
+/// rotation is on.
+///
+/// # Errors
+/// `ApiError::Token` for refused tokens, `ApiError::NoAccountForToken` for a missing or
+/// inactive user.
+pub async fn refresh(state: &AppState, token: &str, client: &Client) -> Result<Refreshed, ApiError> {
+    let now = state.clock.now();
+    let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
+    let presented = presented(token, &verified)?;
+    let refresh = if state.codec.settings().rotate_refresh_tokens {
+        let rotated = state.store.rotate(presented, client, now).await?;
+        Some(rotated.token().to_owned())
+    } else {
+        state.store.check_refresh(presented, now).await?;
+        None
+    };
+    let access = state.codec.mint_access(&verified.claims, &random_jti(), now)?;
+    Ok(Refreshed { access, refresh })
+}
+
+/// `/token/verify`: any valid token of either type; a blacklisted refresh token is a 400.
+///
+/// # Errors
+/// `ApiError::Token` for invalid tokens, `ApiError::VerifyBlacklisted` for blacklisted ones.
+pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let verified = state.codec.verify(token, None, now)?;
+    // Access tokens are never stored, so only other tokens can be blacklisted.
+    if state.codec.settings().blacklist_after_rotation
+        && verified.kind != Some(TokenKind::Access)
+        && state.store.is_revoked(&verified.jti).await?
+    {
+        return Err(ApiError::VerifyBlacklisted);
+    }
+    Ok(())
+}
+
+/// `/logout`: blacklists the refresh token and ends its session.
+///
+/// # Errors
+/// `ApiError::Token` for invalid or already blacklisted tokens.
+pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
+    let presented = presented(token, &verified).map_err(|_| TokenError::Invalid)?;
+    state.store.logout(presented, client, now).await
+}
+
+/// Resolves the user behind a refresh token for `/logout/all`: the token must be valid and
+/// still usable.
+///
+/// # Errors
+/// As `refresh`.
+pub async fn refresh_token_owner(state: &AppState, token: &str) -> Result<UserId, ApiError> {
+    let now = state.clock.now();
+    let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
+    let presented = presented(token, &verified)?;
+    let user = presented.user;
+    state.store.check_refresh(presented, now).await?;
+    Ok(user)
+}
+
+/// Revokes every session of a user and records why.
+///
+/// # Errors
+/// A database error.
+pub async fn logout_all(
+    state: &AppState,
+    user: UserId,
+    client: &Client,
+) -> Result<u64, ApiError> {
+    let now = state.clock.now();
+    let revoked = state
+        .store
+        .revoke_user_families(user, auth_core::Revocation::LogoutAll, now)
+        .await?;
+    events::record(
+        &state.db.write,
+        Event {
+            kind: EventKind::LogoutAll,
+            user: Some(user),
+            username: None,
+            family: None,
+            client,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(revoked)
+}

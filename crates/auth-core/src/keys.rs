@@ -1,0 +1,127 @@
+//! Signing keys, decoded once at start-up.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header};
+use sha2::Sha256;
+
+use crate::types::Jti;
+
+/// The signing algorithms jwtd accepts. Exactly one is configured; tokens signed with any
+/// other `alg` (including `none`) are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+}
+
+impl Algorithm {
+    /// Parses simplejwt's spelling (`"HS256"`); `None` for anything unsupported.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "HS256" => Some(Algorithm::HS256),
+            "HS384" => Some(Algorithm::HS384),
+            "HS512" => Some(Algorithm::HS512),
+            _ => None,
+        }
+    }
+
+    /// The `alg` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    pub(crate) fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
+            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
+        }
+    }
+}
+
+/// A key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The signing key is empty.
+    #[error("the signing key is empty")]
+    EmptyKey,
+    /// The token could not be encoded.
+    #[error("could not encode a token")]
+    Encode(#[source] jsonwebtoken::errors::Error),
+}
+
+/// The keys for one algorithm: signing, verifying, and the secret from which successor
+/// token ids are derived. `Debug` shows no key material.
+#[derive(Clone)]
+pub struct Keys {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) header: Header,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+    successor_key: Hmac<Sha256>,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Keys {
+    /// Keys for an HMAC algorithm from a shared secret.
+    ///
+    /// # Errors
+    /// `KeyError::EmptyKey` when the secret is empty.
+    pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        if secret.is_empty() {
+            return Err(KeyError::EmptyKey);
+        }
+        // A key of its own for successor ids, derived from the signing secret, so that an
+        // id is never an HMAC the signing key also produces for some other input.
+        let mut derive = HmacSha256::new_from_slice(secret).map_err(|_| KeyError::EmptyKey)?;
+        derive.update(b"jwtd successor-jti key v1");
+        let derived = derive.finalize().into_bytes();
+        let successor_key =
+            HmacSha256::new_from_slice(&derived).map_err(|_| KeyError::EmptyKey)?;
+        Ok(Self {
+            algorithm,
+            header: Header::new(algorithm.to_jwt()),
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            successor_key,
+        })
+    }
+
+    /// The configured algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The id of the refresh token that rotating `parent` produces.
+    ///
+    /// Deterministic, so a retried rotation within the grace window re-mints exactly the
+    /// successor the first attempt got, without the raw token ever being stored. Unguessable
+    /// without the key. 32 lowercase hex characters, like any other `jti`.
+    pub fn successor_jti(&self, parent: &Jti) -> Jti {
+        let mut mac = self.successor_key.clone();
+        mac.update(parent.as_str().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Jti::from_random_bytes(bytes)
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}

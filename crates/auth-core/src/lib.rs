@@ -1,0 +1,24 @@
+//! jwtd's token rules: claims, minting and verification of JWTs, rotation decisions,
+//! settings types and password hashing.
+//!
+//! This crate is pure: it does no I/O, reads no clock and draws no randomness. The current
+//! time, fresh identifiers and salts come in as arguments, so every rule is deterministic and
+//! testable with a fixed clock. The `api` crate carries out what this crate decides.
+
+mod claims;
+mod error;
+mod keys;
+mod password;
+mod rotation;
+mod settings;
+mod types;
+
+pub use claims::{RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind, UserClaim, VerifiedToken};
+pub use error::{Refusal, Revocation, TokenError};
+pub use keys::{Algorithm, KeyError, Keys};
+pub use password::{PasswordError, PasswordHasher};
+pub use rotation::{
+    BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState, decide_refresh,
+};
+pub use settings::TokenSettings;
+pub use types::{FamilyId, Jti, TokenHash, UserId};

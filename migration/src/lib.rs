@@ -1,0 +1,18 @@
+//! jwtd's schema as sea-orm migrations: the only place the schema is defined.
+//!
+//! Migrations are frozen history: each names its own tables and columns and never imports
+//! the `entity` crate.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_initial;
+
+/// Applies jwtd's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_initial::Migration)]
+    }
+}
