@@ -20,9 +20,9 @@ pub mod users;
 use std::sync::Arc;
 
 use auth_core::TokenCodec;
-use axum::http::HeaderName;
 
 pub use auth::AuthenticatedUser;
+pub use axum::http::HeaderName;
 pub use events::Client;
 pub use routes::router;
 

@@ -1,0 +1,117 @@
+//! The command line: `jwtd serve`, `jwtd migrate`, `jwtd user ...`, `jwtd flush-expired`,
+//! `jwtd sessions ...`, `jwtd events`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A refresh-token rotation server speaking simplejwt's wire protocol.
+#[derive(Debug, Parser)]
+#[command(name = "jwtd", version, about)]
+pub struct Cli {
+    /// A TOML file of settings (environment variables `JWTD_*` override it).
+    #[arg(long, global = true, env = "JWTD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (applies migrations first unless JWTD_AUTO_MIGRATE=false).
+    Serve {
+        /// Listen address, overriding JWTD_BIND.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Delete expired refresh tokens, their blacklist rows, expired sessions and old
+    /// security events (simplejwt's flushexpiredtokens).
+    FlushExpired {
+        /// Rows deleted per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: u64,
+    },
+    /// List or revoke a user's sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Show recent security events.
+    Events {
+        /// Only this user's events.
+        #[arg(long)]
+        user: Option<String>,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How a password is given.
+#[derive(Debug, Args)]
+pub struct PasswordSource {
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// User administration.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        /// The username.
+        name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Change a user's password; ends all of the user's sessions.
+    SetPassword {
+        /// The username.
+        name: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Deactivate a user; ends all of the user's sessions.
+    Deactivate {
+        /// The username.
+        name: String,
+    },
+    /// Reactivate a user.
+    Activate {
+        /// The username.
+        name: String,
+    },
+}
+
+/// Session administration.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List a user's live sessions.
+    List {
+        /// The username.
+        user: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session, or all of them.
+    Revoke {
+        /// The username.
+        user: String,
+        /// The session id.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Revoke every session of the user.
+        #[arg(long)]
+        all: bool,
+    },
+}

@@ -1,0 +1,348 @@
+//! Each CLI command, carried out.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use api::clock::{Clock, SystemClock};
+use api::db::Database;
+use api::events::{self, Client, Event, EventKind};
+use api::users;
+use auth_core::{FamilyId, Revocation, UserId};
+use entity::auth_events;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::net::TcpListener;
+
+use crate::cli::{Command, PasswordSource, SessionsCommand, UserCommand};
+use crate::config::Config;
+use crate::state;
+
+/// Runs a command.
+///
+/// # Errors
+/// Whatever stops the command; `main` prints it.
+pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            serve(config).await
+        }
+        Command::Migrate => {
+            let db = state::connect(&config).await?;
+            state::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => user(command, &config).await,
+        Command::FlushExpired { batch_size } => flush_expired(&config, batch_size).await,
+        Command::Sessions(command) => sessions(command, &config).await,
+        Command::Events { user, limit, json } => show_events(&config, user, limit, json).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let address: SocketAddr = config.bind_address()?;
+    let db = state::connect(&config).await?;
+    if config.auto_migrate.0 {
+        state::migrate(&db).await?;
+    }
+    let state = state::app_state(&config, db)?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, database = %state::redact_url(&config.database_url()), "jwtd listening");
+    // On stdout, for scripts and tests that start jwtd on port 0.
+    println!("listening on http://{local}");
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("jwtd stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// A database ready for an admin command: connected and migrated.
+async fn admin_db(config: &Config) -> anyhow::Result<Database> {
+    let db = state::connect(config).await?;
+    state::migrate(&db).await?;
+    Ok(db)
+}
+
+fn read_password(source: &PasswordSource) -> anyhow::Result<String> {
+    let password = if source.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let second =
+            rpassword::prompt_password("Password (again): ").context("cannot read the password")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    };
+    if password.is_empty() {
+        bail!("the password must not be empty");
+    }
+    if password.trim() != password {
+        // Logins trim whitespace (as simplejwt does), so such a password could never match.
+        bail!("the password must not start or end with whitespace");
+    }
+    Ok(password)
+}
+
+async fn find_user(db: &Database, name: &str) -> anyhow::Result<entity::users::Model> {
+    users::find_by_username(&db.read, name)
+        .await?
+        .with_context(|| format!("no user named {name:?}"))
+}
+
+fn admin_client() -> Client {
+    Client {
+        ip: None,
+        user_agent: Some("jwtd cli".to_owned()),
+    }
+}
+
+async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let db = admin_db(config).await?;
+    let now = SystemClock.now();
+    match command {
+        UserCommand::Create { name, password } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 150 {
+                bail!("the username must be 1 to 150 characters");
+            }
+            if users::find_by_username(&db.read, &name).await?.is_some() {
+                bail!("a user named {name:?} already exists");
+            }
+            let password = read_password(&password)?;
+            let hash = state::passwords(config)?.hash(password).await?;
+            let user = users::create(&db.write, &name, &hash, now).await?;
+            println!("created user {name:?} with id {}", user.id);
+        }
+        UserCommand::SetPassword { name, password } => {
+            let user = find_user(&db, &name).await?;
+            let password = read_password(&password)?;
+            let hash = state::passwords(config)?.hash(password).await?;
+            users::set_password_hash(&db.write, UserId(user.id), &hash).await?;
+            let ended = revoke_all(config, &db, UserId(user.id), Revocation::PasswordChanged, EventKind::PasswordChanged).await?;
+            println!("password changed for {name:?}; {ended} session(s) ended");
+        }
+        UserCommand::Deactivate { name } => {
+            let user = find_user(&db, &name).await?;
+            users::set_active(&db.write, UserId(user.id), false).await?;
+            let ended = revoke_all(config, &db, UserId(user.id), Revocation::UserDeactivated, EventKind::UserDeactivated).await?;
+            println!("deactivated {name:?}; {ended} session(s) ended");
+        }
+        UserCommand::Activate { name } => {
+            let user = find_user(&db, &name).await?;
+            users::set_active(&db.write, UserId(user.id), true).await?;
+            println!("activated {name:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_all(
+    config: &Config,
+    db: &Database,
+    user: UserId,
+    reason: Revocation,
+    kind: EventKind,
+) -> anyhow::Result<u64> {
+    let state = state::app_state(config, db.clone())?;
+    let now = SystemClock.now();
+    let ended = state.store.revoke_user_families(user, reason, now).await?;
+    events::record(
+        &db.write,
+        Event {
+            kind,
+            user: Some(user),
+            username: None,
+            family: None,
+            client: &admin_client(),
+            at: now,
+        },
+    )
+    .await?;
+    Ok(ended)
+}
+
+async fn flush_expired(config: &Config, batch_size: u64) -> anyhow::Result<ExitCode> {
+    if batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let db = admin_db(config).await?;
+    let state = state::app_state(config, db)?;
+    let now = SystemClock.now();
+    let retention = i64::try_from(config.events_retention.0.as_secs()).unwrap_or(i64::MAX);
+    let flushed = state
+        .store
+        .flush_expired(now, now.saturating_sub(retention), batch_size)
+        .await?;
+    println!(
+        "deleted {} expired token(s), {} expired session(s), {} old event(s)",
+        flushed.tokens, flushed.families, flushed.events
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339(unix: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let db = admin_db(config).await?;
+    let state = state::app_state(config, db.clone())?;
+    let now = SystemClock.now();
+    match command {
+        SessionsCommand::List { user, json } => {
+            let found = find_user(&db, &user).await?;
+            let sessions = state.store.list_sessions(UserId(found.id), now).await?;
+            if !json {
+                println!("{:<32}  {:<20}  {:<20}  {:<20}  {:<15}  user agent", "id", "created", "last used", "expires", "ip");
+            }
+            for session in sessions {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "id": session.id.as_str(),
+                            "created_at": rfc3339(session.created_at),
+                            "last_used_at": rfc3339(session.last_used_at),
+                            "expires_at": rfc3339(session.expires_at),
+                            "user_agent": session.user_agent,
+                            "ip": session.ip,
+                        })
+                    );
+                } else {
+                    println!(
+                        "{:<32}  {:<20}  {:<20}  {:<20}  {:<15}  {}",
+                        session.id.as_str(),
+                        rfc3339(session.created_at),
+                        rfc3339(session.last_used_at),
+                        rfc3339(session.expires_at),
+                        session.ip.unwrap_or_default(),
+                        session.user_agent.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        SessionsCommand::Revoke { user, id, all } => {
+            let found = find_user(&db, &user).await?;
+            let user_id = UserId(found.id);
+            if all {
+                let ended = state
+                    .store
+                    .revoke_user_families(user_id, Revocation::Admin, now)
+                    .await?;
+                println!("{ended} session(s) revoked");
+            } else if let Some(id) = id {
+                let family = FamilyId::new(id);
+                if !state
+                    .store
+                    .revoke_session(user_id, &family, Revocation::Admin, now)
+                    .await?
+                {
+                    bail!("{user:?} has no live session {}", family.as_str());
+                }
+                events::record(
+                    &db.write,
+                    Event {
+                        kind: EventKind::SessionRevoked,
+                        user: Some(user_id),
+                        username: None,
+                        family: Some(&family),
+                        client: &admin_client(),
+                        at: now,
+                    },
+                )
+                .await?;
+                println!("session {} revoked", family.as_str());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show_events(
+    config: &Config,
+    user: Option<String>,
+    limit: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let db = admin_db(config).await?;
+    let mut query = auth_events::Entity::find()
+        .order_by_desc(auth_events::Column::Id)
+        .limit(limit);
+    if let Some(name) = user {
+        let found = find_user(&db, &name).await?;
+        query = query.filter(auth_events::Column::UserId.eq(found.id));
+    }
+    let rows = query.all(&db.read).await?;
+    if !json {
+        println!("{:<20}  {:<17}  {:<8}  {:<32}  {:<15}  user agent", "at", "event", "user", "session", "ip");
+    }
+    for row in rows {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "at": rfc3339(row.at),
+                    "event": row.kind,
+                    "user_id": row.user_id,
+                    "username": row.username,
+                    "session": row.family_id,
+                    "ip": row.ip,
+                    "user_agent": row.user_agent,
+                })
+            );
+        } else {
+            let user = row
+                .user_id
+                .map(|id| id.to_string())
+                .or(row.username)
+                .unwrap_or_default();
+            println!(
+                "{:<20}  {:<17}  {:<8}  {:<32}  {:<15}  {}",
+                rfc3339(row.at),
+                row.kind,
+                user,
+                row.family_id.unwrap_or_default(),
+                row.ip.unwrap_or_default(),
+                row.user_agent.unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
