@@ -83,9 +83,23 @@ impl MigrationTrait for Migration {
                     .table(Users::Table)
                     .if_not_exists()
                     .col(id(Users::Id))
-                    .col(ColumnDef::new(Users::Username).string_len(150).not_null().unique_key())
-                    .col(ColumnDef::new(Users::PasswordHash).string_len(255).not_null())
-                    .col(ColumnDef::new(Users::IsActive).boolean().not_null().default(true))
+                    .col(
+                        ColumnDef::new(Users::Username)
+                            .string_len(150)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::PasswordHash)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::IsActive)
+                            .boolean()
+                            .not_null()
+                            .default(true),
+                    )
                     .col(ColumnDef::new(Users::LastLogin).big_integer().null())
                     .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
                     .to_owned(),
@@ -97,14 +111,47 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(TokenFamilies::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(TokenFamilies::Id).string_len(32).not_null().primary_key())
-                    .col(ColumnDef::new(TokenFamilies::UserId).big_integer().not_null())
-                    .col(ColumnDef::new(TokenFamilies::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(TokenFamilies::LastUsedAt).big_integer().not_null())
-                    .col(ColumnDef::new(TokenFamilies::ExpiresAt).big_integer().not_null())
-                    .col(ColumnDef::new(TokenFamilies::RevokedAt).big_integer().null())
-                    .col(ColumnDef::new(TokenFamilies::RevokeReason).string_len(32).null())
-                    .col(ColumnDef::new(TokenFamilies::UserAgent).string_len(512).null())
+                    .col(
+                        ColumnDef::new(TokenFamilies::Id)
+                            .string_len(32)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::UserId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::LastUsedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::RevokedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::RevokeReason)
+                            .string_len(32)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(TokenFamilies::UserAgent)
+                            .string_len(512)
+                            .null(),
+                    )
                     .col(ColumnDef::new(TokenFamilies::Ip).string_len(64).null())
                     .to_owned(),
             )
@@ -134,13 +181,42 @@ impl MigrationTrait for Migration {
                     .table(OutstandingTokens::Table)
                     .if_not_exists()
                     .col(id(OutstandingTokens::Id))
-                    .col(ColumnDef::new(OutstandingTokens::UserId).big_integer().null())
-                    .col(ColumnDef::new(OutstandingTokens::Jti).string_len(64).not_null().unique_key())
-                    .col(ColumnDef::new(OutstandingTokens::FamilyId).string_len(32).not_null())
-                    .col(ColumnDef::new(OutstandingTokens::ParentJti).string_len(64).null())
-                    .col(ColumnDef::new(OutstandingTokens::TokenHash).char_len(64).not_null())
-                    .col(ColumnDef::new(OutstandingTokens::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(OutstandingTokens::ExpiresAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(OutstandingTokens::UserId)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::Jti)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::FamilyId)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::ParentJti)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::TokenHash)
+                            .char_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OutstandingTokens::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_outstanding_tokens_user_id")
@@ -152,8 +228,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, column) in [
-            ("idx_outstanding_tokens_expires_at", OutstandingTokens::ExpiresAt),
-            ("idx_outstanding_tokens_family_id", OutstandingTokens::FamilyId),
+            (
+                "idx_outstanding_tokens_expires_at",
+                OutstandingTokens::ExpiresAt,
+            ),
+            (
+                "idx_outstanding_tokens_family_id",
+                OutstandingTokens::FamilyId,
+            ),
             ("idx_outstanding_tokens_user_id", OutstandingTokens::UserId),
         ] {
             manager
@@ -173,9 +255,22 @@ impl MigrationTrait for Migration {
                     .table(BlacklistedTokens::Table)
                     .if_not_exists()
                     .col(id(BlacklistedTokens::Id))
-                    .col(ColumnDef::new(BlacklistedTokens::TokenId).big_integer().not_null().unique_key())
-                    .col(ColumnDef::new(BlacklistedTokens::BlacklistedAt).big_integer().not_null())
-                    .col(ColumnDef::new(BlacklistedTokens::Reason).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(BlacklistedTokens::TokenId)
+                            .big_integer()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(BlacklistedTokens::BlacklistedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BlacklistedTokens::Reason)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_blacklisted_tokens_token_id")
@@ -215,9 +310,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["auth_events", "blacklisted_tokens", "outstanding_tokens", "token_families", "users"] {
+        for table in [
+            "auth_events",
+            "blacklisted_tokens",
+            "outstanding_tokens",
+            "token_families",
+            "users",
+        ] {
             manager
-                .drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned())
+                .drop_table(
+                    Table::drop()
+                        .table(Alias::new(table))
+                        .if_exists()
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

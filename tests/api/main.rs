@@ -1,1 +1,11 @@
+//! Black-box tests of jwtd through its real router (and one of its real binary), on every
+//! configured database.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step must fail the test loudly"
+)]
+
+mod smoke;
+mod token_obtain;

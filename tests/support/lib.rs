@@ -1,1 +1,504 @@
-//! placeholder
+//! Test support: `TestApp` runs the real router over a real, fresh database, SQLite always
+//! and PostgreSQL (or MySQL) when `JWTD_TEST_POSTGRES_URL` (`JWTD_TEST_MYSQL_URL`) is set.
+//!
+//! Tests drive the router with `tower::ServiceExt::oneshot` through typed helpers; the
+//! `backend_tests!` macro runs each test once per available database.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test support: a failed setup must fail the test loudly"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use api::clock::ManualClock;
+use api::db::{self, Database, DbOptions};
+use api::passwords::Passwords;
+use api::store::SqlStore;
+use api::{AppState, HttpSettings};
+use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub use serde_json::json;
+
+/// The signing key every test app uses, so tests can forge tokens with it.
+pub const TEST_KEY: &[u8] = b"jwtd-test-signing-key-0123456789abcdef";
+
+/// A fixed start time for the test clock: 2027-01-15T08:00:00Z.
+pub const T0: i64 = 1_800_000_000;
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// A SQLite file in a fresh temporary directory.
+    Sqlite,
+    /// A fresh schema in the PostgreSQL database at this URL.
+    Postgres(String),
+    /// A fresh database on the MySQL/MariaDB server at this URL.
+    Mysql(String),
+}
+
+impl Backend {
+    /// PostgreSQL, if `JWTD_TEST_POSTGRES_URL` is set.
+    pub fn postgres() -> Option<Self> {
+        std::env::var("JWTD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(Backend::Postgres)
+    }
+
+    /// MySQL/MariaDB, if `JWTD_TEST_MYSQL_URL` is set.
+    pub fn mysql() -> Option<Self> {
+        std::env::var("JWTD_TEST_MYSQL_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(Backend::Mysql)
+    }
+}
+
+/// Runs each listed `async fn(Backend)` as one test per database: `sqlite::name` always,
+/// `postgres::name` and `mysql::name` when their URLs are set (otherwise they print that
+/// they were skipped, and `make test` says so too).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::Backend::postgres() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("SKIPPED: JWTD_TEST_POSTGRES_URL is not set"),
+                    }
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::Backend::mysql() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("SKIPPED: JWTD_TEST_MYSQL_URL is not set"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test in any run uses.
+pub fn unique_name(prefix: &str) -> String {
+    let random: u32 = rand::random();
+    format!(
+        "{prefix}_{}_{}_{random:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A fresh database; removed when dropped.
+pub struct TestDb {
+    /// The connection options a server would use.
+    pub options: DbOptions,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    PostgresSchema { url: String, schema: String },
+    MysqlDatabase { url: String, database: String },
+}
+
+fn admin_mysql_url(url: &str, database: &str) -> String {
+    // Replace the path of mysql://user@host:port/path with the database name.
+    match url
+        .find("://")
+        .and_then(|start| url[start + 3..].find('/').map(|slash| start + 3 + slash))
+    {
+        Some(slash) => format!("{}/{database}", &url[..slash]),
+        None => format!("{url}/{database}"),
+    }
+}
+
+impl TestDb {
+    /// Creates a fresh, migrated database on `backend`.
+    pub async fn create(backend: &Backend) -> (Self, Database) {
+        let (options, cleanup) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(unique_name("jwtd_test"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let url = format!("sqlite://{}", dir.join("jwtd.db").display());
+                (DbOptions::new(url), Cleanup::Dir(dir))
+            }
+            Backend::Postgres(url) => {
+                let schema = unique_name("jwtd_test");
+                let admin = sea_orm::Database::connect(url.as_str())
+                    .await
+                    .expect("connect to JWTD_TEST_POSTGRES_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+                    .await
+                    .expect("create schema");
+                admin.close().await.ok();
+                let mut options = DbOptions::new(url.clone());
+                options.schema = Some(schema.clone());
+                options.max_connections = 20;
+                (
+                    options,
+                    Cleanup::PostgresSchema {
+                        url: url.clone(),
+                        schema,
+                    },
+                )
+            }
+            Backend::Mysql(url) => {
+                let database = unique_name("jwtd_test");
+                let admin = sea_orm::Database::connect(url.as_str())
+                    .await
+                    .expect("connect to JWTD_TEST_MYSQL_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE `{database}`"))
+                    .await
+                    .expect("create database");
+                admin.close().await.ok();
+                let mut options = DbOptions::new(admin_mysql_url(url, &database));
+                options.max_connections = 20;
+                (
+                    options,
+                    Cleanup::MysqlDatabase {
+                        url: url.clone(),
+                        database,
+                    },
+                )
+            }
+        };
+        let db = db::connect(&options)
+            .await
+            .expect("connect to test database");
+        Migrator::up(&db.write, None).await.expect("migrate");
+        (Self { options, cleanup }, db)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let statement = match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+                return;
+            }
+            Cleanup::PostgresSchema { url, schema } => (
+                url.clone(),
+                format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+            ),
+            Cleanup::MysqlDatabase { url, database } => {
+                (url.clone(), format!("DROP DATABASE IF EXISTS `{database}`"))
+            }
+        };
+        // Drop cannot be async: run the cleanup on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = sea_orm::Database::connect(statement.0.as_str()).await {
+                    let _ = admin.execute_unprepared(&statement.1).await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings a test may change before its app starts.
+#[derive(Clone, Debug)]
+pub struct TestConfig {
+    /// Token settings.
+    pub tokens: TokenSettings,
+    /// HTTP settings.
+    pub http: HttpSettings,
+    /// Signing algorithm.
+    pub algorithm: Algorithm,
+    /// Signing key.
+    pub key: Vec<u8>,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            tokens: TokenSettings::default(),
+            http: HttpSettings::default(),
+            algorithm: Algorithm::HS256,
+            key: TEST_KEY.to_vec(),
+        }
+    }
+}
+
+/// The real router over a fresh database, with a clock the test moves.
+pub struct TestApp {
+    /// The router under test.
+    pub router: Router,
+    /// The state behind it.
+    pub state: AppState,
+    /// The clock; starts at `T0`.
+    pub clock: Arc<ManualClock>,
+    /// The codec, for forging and decoding tokens.
+    pub codec: Arc<TokenCodec>,
+    /// The database (kept alive for the test's length).
+    pub db: TestDb,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body, parsed as JSON (`Value::Null` when empty or not JSON).
+    pub json: Value,
+    /// Body, raw.
+    pub text: String,
+}
+
+impl TestResponse {
+    /// A string field of the JSON body.
+    pub fn str(&self, field: &str) -> String {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field:?} in {}", self.text))
+            .to_owned()
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// A body to send.
+pub enum Send {
+    /// `application/json` from a value.
+    Json(Value),
+    /// Raw bytes with a content type (or none).
+    Raw(Option<&'static str>, Vec<u8>),
+    /// No body.
+    Empty,
+}
+
+impl TestApp {
+    /// An app with default settings.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// An app with settings changed by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut TestConfig)) -> Self {
+        let mut config = TestConfig::default();
+        configure(&mut config);
+        let (test_db, db) = TestDb::create(&backend).await;
+        let keys = Keys::hmac(config.algorithm, &config.key).expect("keys");
+        let codec = Arc::new(TokenCodec::new(config.tokens.clone(), keys));
+        let clock = Arc::new(ManualClock::new(T0));
+        let hasher = PasswordHasher::new(256, 1, 1, [9; 16]).expect("hasher");
+        let store = SqlStore::new(
+            db.clone(),
+            Arc::clone(&codec),
+            config.http.check_user_is_active,
+        );
+        let state = AppState {
+            db,
+            store: Arc::new(store),
+            codec: Arc::clone(&codec),
+            passwords: Passwords::new(hasher, 2),
+            http: Arc::new(config.http),
+            clock: clock.clone(),
+        };
+        Self {
+            router: api::router(state.clone()),
+            state,
+            clock,
+            codec,
+            db: test_db,
+        }
+    }
+
+    /// Sends a request through the router.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Send,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = match body {
+            Send::Json(value) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(serde_json::to_vec(&value).expect("json"))
+            }
+            Send::Raw(content_type, bytes) => {
+                if let Some(content_type) = content_type {
+                    builder = builder.header(header::CONTENT_TYPE, content_type);
+                }
+                Body::from(bytes)
+            }
+            Send::Empty => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(body).expect("request"))
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// POSTs a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.request(Method::POST, path, Send::Json(body), &[])
+            .await
+    }
+
+    /// GETs with a Bearer access token.
+    pub async fn get_authed(&self, path: &str, access: &str) -> TestResponse {
+        let header = format!("Bearer {access}");
+        self.request(
+            Method::GET,
+            path,
+            Send::Empty,
+            &[("authorization", &header)],
+        )
+        .await
+    }
+
+    /// Creates an active user and returns its id.
+    pub async fn create_user(&self, username: &str, password: &str) -> i64 {
+        let hash = self
+            .state
+            .passwords
+            .hash(password.to_owned())
+            .await
+            .expect("hash");
+        api::users::create(&self.state.db.write, username, &hash, T0)
+            .await
+            .expect("create user")
+            .id
+    }
+
+    /// `POST /token`.
+    pub async fn login(&self, username: &str, password: &str) -> TestResponse {
+        self.post(
+            "/token",
+            json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Creates `alice` (password `wonderland`), logs in, and returns `(refresh, access)`.
+    pub async fn alice(&self) -> (String, String) {
+        self.create_user("alice", "wonderland").await;
+        let response = self.login("alice", "wonderland").await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        (response.str("refresh"), response.str("access"))
+    }
+
+    /// `POST /token/refresh`.
+    pub async fn refresh(&self, refresh: &str) -> TestResponse {
+        self.post("/token/refresh", json!({ "refresh": refresh }))
+            .await
+    }
+
+    /// `POST /token/verify`.
+    pub async fn verify(&self, token: &str) -> TestResponse {
+        self.post("/token/verify", json!({ "token": token })).await
+    }
+
+    /// `POST /logout`.
+    pub async fn logout(&self, refresh: &str) -> TestResponse {
+        self.post("/logout", json!({ "refresh": refresh })).await
+    }
+
+    /// Runs a query returning one integer, e.g. `SELECT COUNT(*) FROM ...`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .state
+            .db
+            .read
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.state.db.backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+}
+
+/// Decodes a JWT's payload without checking anything (to look at claims).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json payload")
+}
+
+/// Signs arbitrary claims with the test key and algorithm HS256 (to forge edge cases).
+pub fn sign(claims: &Value) -> String {
+    sign_with(claims, jsonwebtoken::Algorithm::HS256, TEST_KEY)
+}
+
+/// Signs arbitrary claims with any HMAC algorithm and key.
+pub fn sign_with(claims: &Value, algorithm: jsonwebtoken::Algorithm, key: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key),
+    )
+    .expect("sign")
+}

@@ -17,6 +17,8 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
     /// Longest a single statement may run (PostgreSQL/MySQL); zero for no limit.
     pub statement_timeout: Duration,
+    /// PostgreSQL schema to use (its `search_path`); `None` for the server's default.
+    pub schema: Option<String>,
 }
 
 impl DbOptions {
@@ -27,6 +29,7 @@ impl DbOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            schema: None,
         }
     }
 }
@@ -77,11 +80,13 @@ pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false);
+    if let Some(schema) = &options.schema {
+        connect.set_schema_search_path(schema.clone());
+    }
     if !options.statement_timeout.is_zero() {
         let millis = options.statement_timeout.as_millis().to_string();
-        connect.map_sqlx_postgres_opts(move |pg| {
-            pg.options([("statement_timeout", millis.as_str())])
-        });
+        connect
+            .map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", millis.as_str())]));
     }
     let pool = Connector::connect(connect).await?;
     Ok(Database {

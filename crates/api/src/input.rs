@@ -167,10 +167,19 @@ mod tests {
     #[test]
     fn char_fields_follow_drf() {
         assert_eq!(char_field(None), Err("This field is required."));
-        assert_eq!(char_field(Some(&Value::Null)), Err("This field may not be null."));
-        assert_eq!(char_field(Some(&"  ".into())), Err("This field may not be blank."));
+        assert_eq!(
+            char_field(Some(&Value::Null)),
+            Err("This field may not be null.")
+        );
+        assert_eq!(
+            char_field(Some(&"  ".into())),
+            Err("This field may not be blank.")
+        );
         assert_eq!(char_field(Some(&true.into())), Err("Not a valid string."));
-        assert_eq!(char_field(Some(&serde_json::json!([1]))), Err("Not a valid string."));
+        assert_eq!(
+            char_field(Some(&serde_json::json!([1]))),
+            Err("Not a valid string.")
+        );
         assert_eq!(char_field(Some(&12.into())), Ok("12".to_owned()));
         assert_eq!(char_field(Some(&" pw ".into())), Ok("pw".to_owned()));
     }

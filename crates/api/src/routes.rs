@@ -89,7 +89,9 @@ async fn www_authenticate(
         && scheme != "Bearer"
         && let Ok(value) = HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
     {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }

@@ -133,8 +133,12 @@ pub trait TokenStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// `ApiError::Token` if it is unknown or already blacklisted, or a database error.
-    async fn logout(&self, presented: Presented<'_>, client: &Client, now: i64)
-    -> Result<(), ApiError>;
+    async fn logout(
+        &self,
+        presented: Presented<'_>,
+        client: &Client,
+        now: i64,
+    ) -> Result<(), ApiError>;
 
     /// Revokes every live family of a user; returns how many.
     ///

@@ -2,8 +2,7 @@
 //! Handlers call one function each; this is where the steps are put in simplejwt's order.
 
 use auth_core::{
-    FamilyId, Jti, RefreshSpec, TokenError, TokenHash, TokenKind, UserClaim, UserId,
-    VerifiedToken,
+    FamilyId, Jti, RefreshSpec, TokenError, TokenHash, TokenKind, UserClaim, UserId, VerifiedToken,
 };
 
 use crate::AppState;
@@ -123,7 +122,11 @@ fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'
 /// # Errors
 /// `ApiError::Token` for refused tokens, `ApiError::NoAccountForToken` for a missing or
 /// inactive user.
-pub async fn refresh(state: &AppState, token: &str, client: &Client) -> Result<Refreshed, ApiError> {
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    client: &Client,
+) -> Result<Refreshed, ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
@@ -134,7 +137,9 @@ pub async fn refresh(state: &AppState, token: &str, client: &Client) -> Result<R
         state.store.check_refresh(presented, now).await?;
         None
     };
-    let access = state.codec.mint_access(&verified.claims, &random_jti(), now)?;
+    let access = state
+        .codec
+        .mint_access(&verified.claims, &random_jti(), now)?;
     Ok(Refreshed { access, refresh })
 }
 
@@ -184,11 +189,7 @@ pub async fn refresh_token_owner(state: &AppState, token: &str) -> Result<UserId
 ///
 /// # Errors
 /// A database error.
-pub async fn logout_all(
-    state: &AppState,
-    user: UserId,
-    client: &Client,
-) -> Result<u64, ApiError> {
+pub async fn logout_all(state: &AppState, user: UserId, client: &Client) -> Result<u64, ApiError> {
     let now = state.clock.now();
     let revoked = state
         .store

@@ -6,7 +6,9 @@ use crate::error::ApiError;
 
 /// PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock not
 /// available, statement timeout, admin shutdown, cannot connect now.
-const TRANSIENT_SQLSTATES: [&str; 7] = ["40001", "40P01", "55P03", "57014", "57P01", "57P03", "08006"];
+const TRANSIENT_SQLSTATES: [&str; 7] = [
+    "40001", "40P01", "55P03", "57014", "57P01", "57P03", "08006",
+];
 
 /// Maps a database error to `ApiError::Unavailable` when it is transient, else
 /// `ApiError::Database`.

@@ -87,8 +87,7 @@ impl Keys {
         let mut derive = HmacSha256::new_from_slice(secret).map_err(|_| KeyError::EmptyKey)?;
         derive.update(b"jwtd successor-jti key v1");
         let derived = derive.finalize().into_bytes();
-        let successor_key =
-            HmacSha256::new_from_slice(&derived).map_err(|_| KeyError::EmptyKey)?;
+        let successor_key = HmacSha256::new_from_slice(&derived).map_err(|_| KeyError::EmptyKey)?;
         Ok(Self {
             algorithm,
             header: Header::new(algorithm.to_jwt()),

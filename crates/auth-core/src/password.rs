@@ -65,8 +65,8 @@ impl PasswordHasher {
     /// # Errors
     /// `PasswordError::Hash` if argon2 fails (for example, the password is too long).
     pub fn hash(&self, password: &str, salt: [u8; 16]) -> Result<String, PasswordError> {
-        let salt =
-            SaltString::encode_b64(&salt).map_err(|error| PasswordError::Hash(error.to_string()))?;
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|error| PasswordError::Hash(error.to_string()))?;
         self.argon
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())

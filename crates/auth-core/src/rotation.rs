@@ -69,7 +69,11 @@ pub enum RefreshDecision {
 /// is open (strictly less than `rotation_grace` seconds after the rotation) and only for the
 /// immediate parent of the family's newest token; anything else is reuse, and the family is
 /// revoked.
-pub fn decide_refresh(stored: &StoredRefresh, now: i64, settings: &TokenSettings) -> RefreshDecision {
+pub fn decide_refresh(
+    stored: &StoredRefresh,
+    now: i64,
+    settings: &TokenSettings,
+) -> RefreshDecision {
     if let Some(entry) = stored.blacklisted {
         if stored.family.revoked {
             return RefreshDecision::Reject(TokenError::Blacklisted(match entry.reason {

@@ -150,6 +150,10 @@ mod tests {
     fn jti_from_random_bytes_is_32_lowercase_hex() {
         let jti = Jti::from_random_bytes([0xAB; 16]);
         assert_eq!(jti.as_str().len(), 32);
-        assert!(jti.as_str().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            jti.as_str()
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 }

@@ -154,13 +154,27 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
             let password = read_password(&password)?;
             let hash = state::passwords(config)?.hash(password).await?;
             users::set_password_hash(&db.write, UserId(user.id), &hash).await?;
-            let ended = revoke_all(config, &db, UserId(user.id), Revocation::PasswordChanged, EventKind::PasswordChanged).await?;
+            let ended = revoke_all(
+                config,
+                &db,
+                UserId(user.id),
+                Revocation::PasswordChanged,
+                EventKind::PasswordChanged,
+            )
+            .await?;
             println!("password changed for {name:?}; {ended} session(s) ended");
         }
         UserCommand::Deactivate { name } => {
             let user = find_user(&db, &name).await?;
             users::set_active(&db.write, UserId(user.id), false).await?;
-            let ended = revoke_all(config, &db, UserId(user.id), Revocation::UserDeactivated, EventKind::UserDeactivated).await?;
+            let ended = revoke_all(
+                config,
+                &db,
+                UserId(user.id),
+                Revocation::UserDeactivated,
+                EventKind::UserDeactivated,
+            )
+            .await?;
             println!("deactivated {name:?}; {ended} session(s) ended");
         }
         UserCommand::Activate { name } => {
@@ -230,7 +244,10 @@ async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<E
             let found = find_user(&db, &user).await?;
             let sessions = state.store.list_sessions(UserId(found.id), now).await?;
             if !json {
-                println!("{:<32}  {:<20}  {:<20}  {:<20}  {:<15}  user agent", "id", "created", "last used", "expires", "ip");
+                println!(
+                    "{:<32}  {:<20}  {:<20}  {:<20}  {:<15}  user agent",
+                    "id", "created", "last used", "expires", "ip"
+                );
             }
             for session in sessions {
                 if json {
@@ -311,7 +328,10 @@ async fn show_events(
     }
     let rows = query.all(&db.read).await?;
     if !json {
-        println!("{:<20}  {:<17}  {:<8}  {:<32}  {:<15}  user agent", "at", "event", "user", "session", "ip");
+        println!(
+            "{:<20}  {:<17}  {:<8}  {:<32}  {:<15}  user agent",
+            "at", "event", "user", "session", "ip"
+        );
     }
     for row in rows {
         if json {

@@ -232,6 +232,9 @@ pub struct Config {
     /// Database URL: `sqlite://jwtd.db`, `postgres://...`, `mysql://...`.
     #[serde(deserialize_with = "lenient::text")]
     pub database_url: String,
+    /// PostgreSQL schema (`search_path`) holding jwtd's tables; unset for the default.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub database_schema: Option<String>,
     /// Connection pool size (readers, for SQLite).
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before a 503.
@@ -283,6 +286,7 @@ impl Default for Config {
             rotation_grace_seconds: Seconds(Duration::from_secs(10)),
             session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
             database_url: "sqlite://jwtd.db".to_owned(),
+            database_schema: None,
             database_max_connections: 10,
             database_acquire_timeout: Seconds(Duration::from_secs(5)),
             database_statement_timeout: Seconds(Duration::from_secs(5)),
@@ -337,7 +341,10 @@ impl Config {
             .filter(|(name, _)| name.starts_with(ENV_PREFIX))
         {
             let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
-            if !known.contains(&key) && !name.starts_with("JWTD_TEST_") && !name.starts_with("JWTD_BENCH_") {
+            if !known.contains(&key)
+                && !name.starts_with("JWTD_TEST_")
+                && !name.starts_with("JWTD_BENCH_")
+            {
                 warnings.push(format!("unknown setting {name} is ignored"));
             }
         }
@@ -360,7 +367,11 @@ impl Config {
                     if key.is_empty() {
                         format!("{} ({source})", error.kind)
                     } else {
-                        format!("invalid setting {} ({source}): {}", env_name(&key), error.kind)
+                        format!(
+                            "invalid setting {} ({source}): {}",
+                            env_name(&key),
+                            error.kind
+                        )
                     }
                 })
                 .collect();
@@ -383,7 +394,10 @@ impl Config {
             ("session_max_lifetime", self.session_max_lifetime),
         ] {
             if value.0.as_secs() == 0 {
-                bail!("invalid setting {}: must be at least one second", env_name(key));
+                bail!(
+                    "invalid setting {}: must be at least one second",
+                    env_name(key)
+                );
             }
         }
         if self.auth_header_types.0.is_empty() {
@@ -404,7 +418,9 @@ impl Config {
             .iter()
             .any(|scheme| self.database_url.starts_with(scheme))
         {
-            bail!("invalid setting JWTD_DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL");
+            bail!(
+                "invalid setting JWTD_DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL"
+            );
         }
         if self.database_max_connections == 0 {
             bail!("invalid setting JWTD_DATABASE_MAX_CONNECTIONS: must be at least 1");
@@ -426,9 +442,12 @@ impl Config {
     /// # Errors
     /// When `bind` is not `host:port`.
     pub fn bind_address(&self) -> anyhow::Result<SocketAddr> {
-        self.bind
-            .parse()
-            .with_context(|| format!("invalid setting JWTD_BIND: {:?} is not host:port", self.bind))
+        self.bind.parse().with_context(|| {
+            format!(
+                "invalid setting JWTD_BIND: {:?} is not host:port",
+                self.bind
+            )
+        })
     }
 
     /// The database URL, with `mariadb://` read as `mysql://`.
@@ -474,10 +493,10 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 pub fn axum_header_name(name: &str) -> anyhow::Result<axum::http::HeaderName> {
     // simplejwt names it as a Django META key (`HTTP_AUTHORIZATION`); accept that too.
     let name = name.strip_prefix("HTTP_").unwrap_or(name).replace('_', "-");
-    axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-        .map_err(|_| anyhow!("invalid setting JWTD_AUTH_HEADER_NAME: {name:?} is not a header name"))
+    axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+        anyhow!("invalid setting JWTD_AUTH_HEADER_NAME: {name:?} is not a header name")
+    })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -485,8 +504,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        assert_eq!(sqlite_path("sqlite://jwtd.db"), Some(PathBuf::from("jwtd.db")));
-        assert_eq!(sqlite_path("sqlite:/tmp/x.db?mode=rwc"), Some(PathBuf::from("/tmp/x.db")));
+        assert_eq!(
+            sqlite_path("sqlite://jwtd.db"),
+            Some(PathBuf::from("jwtd.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:/tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x"), None);
     }
@@ -503,7 +528,13 @@ mod tests {
 
     #[test]
     fn header_names_accept_django_meta_spelling() {
-        assert_eq!(axum_header_name("HTTP_X_ACCESS_TOKEN").unwrap().as_str(), "x-access-token");
-        assert_eq!(axum_header_name("Authorization").unwrap().as_str(), "authorization");
+        assert_eq!(
+            axum_header_name("HTTP_X_ACCESS_TOKEN").unwrap().as_str(),
+            "x-access-token"
+        );
+        assert_eq!(
+            axum_header_name("Authorization").unwrap().as_str(),
+            "authorization"
+        );
     }
 }

@@ -16,7 +16,10 @@ const GENERATED_KEY_BYTES: usize = 64;
 ///
 /// # Errors
 /// When the file cannot be read or created, or holds no key.
-pub fn load_or_create(configured: Option<&SecretString>, file: &Path) -> anyhow::Result<SecretString> {
+pub fn load_or_create(
+    configured: Option<&SecretString>,
+    file: &Path,
+) -> anyhow::Result<SecretString> {
     if let Some(key) = configured {
         if key.expose_secret().len() < 32 {
             tracing::warn!(
@@ -31,7 +34,10 @@ pub fn load_or_create(configured: Option<&SecretString>, file: &Path) -> anyhow:
         chunk.copy_from_slice(&random[..chunk.len()]);
     }
     let generated = hex::encode(bytes);
-    if let Some(parent) = file.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    if let Some(parent) = file
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -60,7 +66,8 @@ fn read(file: &Path) -> anyhow::Result<SecretString> {
     if metadata.permissions().mode() & 0o077 != 0 {
         tracing::warn!(file = %file.display(), "the signing key file is readable by others; chmod 600 it");
     }
-    let text = fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let key = text.trim().to_owned();
     if key.is_empty() {
         bail!("the signing key file {} is empty", file.display());

@@ -44,6 +44,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         max_connections: config.database_max_connections,
         acquire_timeout: config.database_acquire_timeout.0,
         statement_timeout: config.database_statement_timeout.0,
+        schema: config.database_schema.clone(),
     };
     db::connect(&options)
         .await
@@ -100,7 +101,11 @@ pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
         check_user_is_active: config.check_user_is_active.0,
         trust_forwarded_for: config.trust_x_forwarded_for.0,
     };
-    let store = SqlStore::new(db.clone(), Arc::clone(&codec), config.check_user_is_active.0);
+    let store = SqlStore::new(
+        db.clone(),
+        Arc::clone(&codec),
+        config.check_user_is_active.0,
+    );
     Ok(AppState {
         db,
         store: Arc::new(store),
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://jwtd.db"), "sqlite://jwtd.db");
     }
 }

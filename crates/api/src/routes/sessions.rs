@@ -27,10 +27,7 @@ pub async fn list(
     auth: AuthenticatedUser,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let sessions = state
-        .store
-        .list_sessions(UserId(auth.user.id), now)
-        .await?;
+    let sessions = state.store.list_sessions(UserId(auth.user.id), now).await?;
     let body = sessions
         .into_iter()
         .map(|session| {

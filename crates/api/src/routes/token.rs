@@ -18,7 +18,9 @@ pub async fn obtain(
 ) -> Result<Json<Value>, ApiError> {
     let [username, password] = fields.required_strings(["username", "password"])?;
     let pair = tokens::obtain_pair(&state, &username, password, &client).await?;
-    Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
+    Ok(Json(
+        json!({ "refresh": pair.refresh, "access": pair.access }),
+    ))
 }
 
 /// `POST /token/refresh`: `{refresh}` -> `{"access"}`, plus `"refresh"` with rotation on.

@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auth_core::{
-    BlacklistEntry, FamilyId, FamilyState, Jti, RefreshDecision, RefreshSpec, Refusal,
-    Revocation, StoredRefresh, SuccessorState, TokenCodec, TokenError, TokenHash, UserId,
-    decide_refresh,
+    BlacklistEntry, FamilyId, FamilyState, Jti, RefreshDecision, RefreshSpec, Refusal, Revocation,
+    StoredRefresh, SuccessorState, TokenCodec, TokenError, TokenHash, UserId, decide_refresh,
 };
 use entity::{auth_events, blacklisted_tokens, outstanding_tokens, token_families};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::{Flushed, NewSession, Presented, Rotated, Session, TokenStore};
@@ -97,7 +96,10 @@ impl SqlStore {
         db: &impl ConnectionTrait,
         token: &outstanding_tokens::Model,
     ) -> Result<Option<(outstanding_tokens::Model, bool)>, ApiError> {
-        let jti = self.codec.keys().successor_jti(&Jti::new(token.jti.clone()));
+        let jti = self
+            .codec
+            .keys()
+            .successor_jti(&Jti::new(token.jti.clone()));
         let Some(successor) = outstanding_tokens::Entity::find()
             .filter(outstanding_tokens::Column::Jti.eq(jti.as_str()))
             .one(db)
@@ -189,15 +191,16 @@ impl SqlStore {
             RefreshDecision::Rotate { successor_exp } => {
                 self.require_active_user(txn, presented.user).await?;
                 let successor_jti = if settings.blacklist_after_rotation {
-                    let inserted = blacklisted_tokens::Entity::insert(blacklisted_tokens::ActiveModel {
-                        token_id: Set(loaded.token.id),
-                        blacklisted_at: Set(now),
-                        reason: Set(Revocation::Rotated.as_str().to_owned()),
-                        ..Default::default()
-                    })
-                    .on_conflict_do_nothing_on([blacklisted_tokens::Column::TokenId])
-                    .exec_without_returning(txn)
-                    .await?;
+                    let inserted =
+                        blacklisted_tokens::Entity::insert(blacklisted_tokens::ActiveModel {
+                            token_id: Set(loaded.token.id),
+                            blacklisted_at: Set(now),
+                            reason: Set(Revocation::Rotated.as_str().to_owned()),
+                            ..Default::default()
+                        })
+                        .on_conflict_do_nothing_on([blacklisted_tokens::Column::TokenId])
+                        .exec_without_returning(txn)
+                        .await?;
                     if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
                         // Another rotation of this token committed first. The family lock
                         // makes this unreachable on PostgreSQL and the single writer on
@@ -425,8 +428,11 @@ async fn revoke_family(
         .expr(Expr::val(reason.as_str()))
         .from(outstanding_tokens::Entity)
         .and_where(
-            Expr::col((outstanding_tokens::Entity, outstanding_tokens::Column::FamilyId))
-                .eq(family.as_str()),
+            Expr::col((
+                outstanding_tokens::Entity,
+                outstanding_tokens::Column::FamilyId,
+            ))
+            .eq(family.as_str()),
         )
         .and_where(Expr::exists(already).not())
         .to_owned();
@@ -512,7 +518,8 @@ impl TokenStore for SqlStore {
         if now >= loaded.family.expires_at {
             return Err(TokenError::Expired.into());
         }
-        self.require_active_user(&self.db.read, presented.user).await
+        self.require_active_user(&self.db.read, presented.user)
+            .await
     }
 
     async fn is_revoked(&self, jti: &Jti) -> Result<bool, ApiError> {

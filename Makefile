@@ -1,0 +1,47 @@
+# jwtd — `make run` starts the server on SQLite; `make test` runs every test.
+CARGO ?= cargo
+JWTD_BIND ?= 127.0.0.1:8000
+
+.PHONY: run build release test check lint fmt deps migrate bench e2e clean
+
+run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
+	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release -p jwtd
+
+test: ## Unit and integration tests; PostgreSQL/MySQL too when JWTD_TEST_POSTGRES_URL/JWTD_TEST_MYSQL_URL are set.
+	@if [ -z "$$JWTD_TEST_POSTGRES_URL" ]; then echo "NOTE: JWTD_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the integration tests will report SKIPPED"; fi
+	@if [ -z "$$JWTD_TEST_MYSQL_URL" ]; then echo "NOTE: JWTD_TEST_MYSQL_URL is not set: the MySQL variants of the integration tests will report SKIPPED"; fi
+	$(CARGO) build -p jwtd
+	$(CARGO) test --workspace
+
+deps: ## auth-core must stay free of I/O crates.
+	@! $(CARGO) tree -p auth-core -e normal | grep -qE 'tokio|sea-orm|axum' || (echo "auth-core depends on an I/O crate" && false)
+	@echo "auth-core is free of tokio, sea-orm and axum"
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check: lint deps test
+
+migrate: ## Apply migrations to JWTD_DATABASE_URL (default sqlite://jwtd.db).
+	$(CARGO) run --release -p jwtd -- migrate
+
+bench: ## Load benchmark of the release binary (not part of `make test`).
+	$(CARGO) build --release -p jwtd -p jwtd-bench
+	./target/release/jwtd-bench --jwtd ./target/release/jwtd
+
+e2e: ## The curl walkthrough of the README against a fresh release binary.
+	$(CARGO) build --release -p jwtd
+	bash scripts/e2e.sh ./target/release/jwtd
+
+clean:
+	$(CARGO) clean

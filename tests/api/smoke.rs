@@ -1,0 +1,102 @@
+//! One smoke test of the real `jwtd` binary: it starts on port 0 and answers `/healthz`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The `jwtd` binary built beside this test (`make test` builds it first).
+pub fn jwtd_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/api-<hash> -> target/<profile>/jwtd
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let binary = profile_dir.join("jwtd");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p jwtd` (make test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `jwtd serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `jwtd serve --bind 127.0.0.1:0` with `env`, and waits until it listens.
+    pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(jwtd_binary());
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env_remove("JWTD_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start jwtd");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET over loopback; returns status and body.
+pub async fn http_get(url: &str) -> (u16, String) {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let response = client.get(url.parse().expect("url")).await.expect("GET");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn the_binary_starts_on_a_fresh_directory_and_answers_healthz() {
+    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_smoke"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = Server::start(&dir, &[]);
+    let (status, body) = http_get(&format!("{}/healthz", server.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, r#"{"status":"ok"}"#);
+    // The embedded default: a SQLite file and a private generated key beside it.
+    assert!(dir.join("jwtd.db").exists());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("jwtd.db.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}

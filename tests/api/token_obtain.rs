@@ -1,0 +1,63 @@
+//! `POST /token`.
+
+use axum::http::StatusCode;
+use integration_tests::{Backend, TestApp, backend_tests, claims, json};
+
+async fn login_returns_a_refresh_and_access_pair(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice", "wonderland").await;
+    let response = app.login("alice", "wonderland").await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    let keys: Vec<&String> = response.json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["refresh", "access"]);
+    let refresh = claims(&response.str("refresh"));
+    let access = claims(&response.str("access"));
+    assert_eq!(refresh["token_type"], "refresh");
+    assert_eq!(access["token_type"], "access");
+    assert_eq!(refresh["user_id"], json!(id.to_string()));
+    assert_eq!(access["user_id"], json!(id.to_string()));
+    assert_eq!(
+        refresh["exp"].as_i64().unwrap() - refresh["iat"].as_i64().unwrap(),
+        86_400
+    );
+    assert_eq!(
+        access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap(),
+        300
+    );
+    for jti in [&refresh["jti"], &access["jti"]] {
+        let jti = jti.as_str().unwrap();
+        assert_eq!(jti.len(), 32);
+        assert!(jti.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    }
+    assert_ne!(refresh["jti"], access["jti"]);
+}
+
+async fn wrong_password_unknown_user_and_inactive_user_get_the_same_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice", "wonderland").await;
+    app.create_user("bob", "builder").await;
+    api::users::set_active(&app.state.db.write, auth_core::UserId(id), false)
+        .await
+        .unwrap();
+    for (username, password) in [
+        ("bob", "wrong"),
+        ("nobody", "builder"),
+        ("alice", "wonderland"),
+    ] {
+        let response = app.login(username, password).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{username}");
+        assert_eq!(
+            response.text,
+            r#"{"detail":"No active account found with the given credentials"}"#
+        );
+        assert_eq!(
+            response.header("www-authenticate").as_deref(),
+            Some("Bearer realm=\"api\"")
+        );
+    }
+}
+
+backend_tests!(
+    login_returns_a_refresh_and_access_pair,
+    wrong_password_unknown_user_and_inactive_user_get_the_same_401,
+);
