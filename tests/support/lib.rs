@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use api::clock::ManualClock;
 use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
+use api::revocations::RevokedSessions;
 use api::store::SqlStore;
 use api::{AppState, HttpSettings};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
@@ -325,10 +326,12 @@ impl TestApp {
         let codec = Arc::new(TokenCodec::new(config.tokens.clone(), keys));
         let clock = Arc::new(ManualClock::new(T0));
         let hasher = PasswordHasher::new(256, 1, 1, [9; 16]).expect("hasher");
+        let revoked = Arc::new(RevokedSessions::new());
         let store = SqlStore::new(
             db.clone(),
             Arc::clone(&codec),
             config.http.check_user_is_active,
+            Arc::clone(&revoked),
         );
         let state = AppState {
             db,
@@ -337,6 +340,7 @@ impl TestApp {
             passwords: Passwords::new(hasher, 2),
             http: Arc::new(config.http),
             clock: clock.clone(),
+            revoked,
         };
         Self {
             router: api::router(state.clone()),

@@ -83,6 +83,14 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
             .codec
             .verify(token, Some(TokenKind::Access), now)
             .map_err(ApiError::BearerToken)?;
+        if state.http.revoke_access_on_logout
+            && let Some(family) = &verified.family
+            && state.revoked.contains(family, now)
+        {
+            return Err(ApiError::BearerToken(auth_core::TokenError::Blacklisted(
+                auth_core::Refusal::FamilyRevoked,
+            )));
+        }
         let id = match verified.user {
             UserClaim::Missing => return Err(ApiError::NoUserIdentification),
             UserClaim::Unrecognized => return Err(ApiError::UserNotFound),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 mod input;
 pub mod passwords;
+pub mod revocations;
 mod routes;
 pub mod store;
 mod tokens;
@@ -45,6 +46,8 @@ pub struct HttpSettings {
     pub check_user_is_active: bool,
     /// Take the client address from the first `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Refuse access tokens of revoked sessions until they expire.
+    pub revoke_access_on_logout: bool,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +58,7 @@ impl Default for HttpSettings {
             update_last_login: false,
             check_user_is_active: true,
             trust_forwarded_for: false,
+            revoke_access_on_logout: false,
         }
     }
 }
@@ -74,4 +78,6 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// The current time.
     pub clock: Arc<dyn Clock>,
+    /// Sessions revoked recently enough that their access tokens may still be unexpired.
+    pub revoked: Arc<revocations::RevokedSessions>,
 }

@@ -150,9 +150,20 @@ pub async fn refresh(
 pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, None, now)?;
-    // Access tokens are never stored, so only other tokens can be blacklisted.
+    if verified.kind == Some(TokenKind::Access) {
+        // Access tokens are never stored; they are refused only through their session.
+        let revoked = state.http.revoke_access_on_logout
+            && verified
+                .family
+                .as_ref()
+                .is_some_and(|family| state.revoked.contains(family, now));
+        return if revoked {
+            Err(ApiError::VerifyBlacklisted)
+        } else {
+            Ok(())
+        };
+    }
     if state.codec.settings().blacklist_after_rotation
-        && verified.kind != Some(TokenKind::Access)
         && state.store.is_revoked(&verified.jti).await?
     {
         return Err(ApiError::VerifyBlacklisted);

@@ -3,6 +3,7 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -51,6 +52,20 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         state::migrate(&db).await?;
     }
     let state = state::app_state(&config, db)?;
+    let _revocation_sync = config.revoke_access_on_logout.0.then(|| {
+        let settings = state.codec.settings();
+        let window = settings
+            .access_token_lifetime
+            .saturating_add(settings.leeway)
+            .as_secs();
+        tokio::spawn(api::revocations::sync_from_store(
+            Arc::clone(&state.store),
+            Arc::clone(&state.revoked),
+            Arc::clone(&state.clock),
+            i64::try_from(window).unwrap_or(i64::MAX),
+            config.revocation_poll_interval.0,
+        ))
+    });
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;

@@ -229,6 +229,10 @@ pub struct Config {
     pub rotation_grace_seconds: Seconds,
     /// Absolute lifetime of a session.
     pub session_max_lifetime: Seconds,
+    /// Refuse access tokens of revoked sessions (logout, reuse, ...) until they expire.
+    pub revoke_access_on_logout: Flag,
+    /// How often each instance polls the database for sessions revoked elsewhere.
+    pub revocation_poll_interval: Seconds,
     /// Database URL: `sqlite://jwtd.db`, `postgres://...`, `mysql://...`.
     #[serde(deserialize_with = "lenient::text")]
     pub database_url: String,
@@ -285,6 +289,8 @@ impl Default for Config {
             check_user_is_active: Flag(true),
             rotation_grace_seconds: Seconds(Duration::from_secs(10)),
             session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
+            revoke_access_on_logout: Flag(false),
+            revocation_poll_interval: Seconds(Duration::from_secs(1)),
             database_url: "sqlite://jwtd.db".to_owned(),
             database_schema: None,
             database_max_connections: 10,
@@ -399,6 +405,9 @@ impl Config {
                     env_name(key)
                 );
             }
+        }
+        if self.revocation_poll_interval.0.is_zero() {
+            bail!("invalid setting JWTD_REVOCATION_POLL_INTERVAL: must be more than zero");
         }
         if self.auth_header_types.0.is_empty() {
             bail!("invalid setting JWTD_AUTH_HEADER_TYPES: at least one scheme is required");

@@ -6,6 +6,7 @@ use anyhow::{Context, anyhow};
 use api::clock::SystemClock;
 use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
+use api::revocations::RevokedSessions;
 use api::store::SqlStore;
 use api::{AppState, HttpSettings};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
@@ -100,11 +101,14 @@ pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
         update_last_login: config.update_last_login.0,
         check_user_is_active: config.check_user_is_active.0,
         trust_forwarded_for: config.trust_x_forwarded_for.0,
+        revoke_access_on_logout: config.revoke_access_on_logout.0,
     };
+    let revoked = Arc::new(RevokedSessions::new());
     let store = SqlStore::new(
         db.clone(),
         Arc::clone(&codec),
         config.check_user_is_active.0,
+        Arc::clone(&revoked),
     );
     Ok(AppState {
         db,
@@ -113,6 +117,7 @@ pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
         passwords: passwords(config)?,
         http: Arc::new(http),
         clock: Arc::new(SystemClock),
+        revoked,
     })
 }
 

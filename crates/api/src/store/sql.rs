@@ -18,6 +18,7 @@ use super::{Flushed, NewSession, Presented, Rotated, Session, TokenStore};
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
+use crate::revocations::RevokedSessions;
 use crate::transient::classify;
 use crate::users;
 
@@ -27,16 +28,42 @@ pub struct SqlStore {
     db: Database,
     codec: Arc<TokenCodec>,
     check_user_is_active: bool,
+    revoked: Arc<RevokedSessions>,
 }
 
 impl SqlStore {
     /// A store over `db`, minting successors with `codec`. `check_user_is_active` is
-    /// simplejwt's `CHECK_USER_IS_ACTIVE`, applied on refresh.
-    pub fn new(db: Database, codec: Arc<TokenCodec>, check_user_is_active: bool) -> Self {
+    /// simplejwt's `CHECK_USER_IS_ACTIVE`, applied on refresh. Every family this store
+    /// revokes is added to `revoked` once the revocation has committed.
+    pub fn new(
+        db: Database,
+        codec: Arc<TokenCodec>,
+        check_user_is_active: bool,
+        revoked: Arc<RevokedSessions>,
+    ) -> Self {
         Self {
             db,
             codec,
             check_user_is_active,
+            revoked,
+        }
+    }
+
+    /// Adds committed revocations to the in-memory set, for as long as access tokens minted
+    /// before them can live.
+    fn note_revoked(&self, families: Vec<FamilyId>, now: i64) {
+        let settings = self.codec.settings();
+        let until = now
+            .saturating_add(
+                settings
+                    .access_token_lifetime
+                    .as_secs()
+                    .try_into()
+                    .unwrap_or(i64::MAX),
+            )
+            .saturating_add(settings.leeway.as_secs().try_into().unwrap_or(i64::MAX));
+        for family in families {
+            self.revoked.insert(family, until);
         }
     }
 }
@@ -128,6 +155,7 @@ impl SqlStore {
         presented: &Presented<'_>,
         client: &Client,
         now: i64,
+        revoked: &mut Vec<FamilyId>,
     ) -> Result<Step, ApiError> {
         let loaded = self.load(txn, presented, true).await?;
         let settings = self.codec.settings();
@@ -152,6 +180,7 @@ impl SqlStore {
             RefreshDecision::Reject(error) => Ok(Step::Refuse(error.into())),
             RefreshDecision::RevokeFamily => {
                 revoke_family(txn, &family, Revocation::ReuseDetected, now).await?;
+                revoked.push(family.clone());
                 events::record(
                     txn,
                     Event {
@@ -248,6 +277,7 @@ impl SqlStore {
         presented: &Presented<'_>,
         client: &Client,
         now: i64,
+        revoked: &mut Vec<FamilyId>,
     ) -> Result<Step, ApiError> {
         let loaded = self.load(txn, presented, true).await?;
         let successor = match loaded.blacklisted {
@@ -287,6 +317,7 @@ impl SqlStore {
             .await?;
         }
         revoke_family(txn, &family, reason, now).await?;
+        revoked.push(family.clone());
         events::record(
             txn,
             Event {
@@ -319,9 +350,16 @@ impl SqlStore {
         let mut last = None;
         for _ in 0..MAX_ATTEMPTS {
             let txn = self.db.write.begin().await.map_err(classify)?;
+            let mut revoked = Vec::new();
             let outcome = match operation {
-                Operation::Rotate => self.rotate_once(&txn, presented, client, now).await,
-                Operation::Logout => self.logout_once(&txn, presented, client, now).await,
+                Operation::Rotate => {
+                    self.rotate_once(&txn, presented, client, now, &mut revoked)
+                        .await
+                }
+                Operation::Logout => {
+                    self.logout_once(&txn, presented, client, now, &mut revoked)
+                        .await
+                }
             };
             match outcome {
                 Ok(step) => {
@@ -333,6 +371,7 @@ impl SqlStore {
                         }
                         Err(other) => return Err(other),
                     }
+                    self.note_revoked(revoked, now);
                     return match step {
                         Step::Done(rotated) => Ok(rotated),
                         Step::Refuse(error) => Err(error),
@@ -566,11 +605,14 @@ impl TokenStore for SqlStore {
             .into_tuple()
             .all(&txn)
             .await?;
+        let families: Vec<FamilyId> = families.into_iter().map(FamilyId::new).collect();
         for family in &families {
-            revoke_family(&txn, &FamilyId::new(family.clone()), reason, now).await?;
+            revoke_family(&txn, family, reason, now).await?;
         }
         txn.commit().await.map_err(classify)?;
-        Ok(u64::try_from(families.len()).unwrap_or(u64::MAX))
+        let count = u64::try_from(families.len()).unwrap_or(u64::MAX);
+        self.note_revoked(families, now);
+        Ok(count)
     }
 
     async fn revoke_session(
@@ -594,6 +636,7 @@ impl TokenStore for SqlStore {
         }
         revoke_family(&txn, family, reason, now).await?;
         txn.commit().await.map_err(classify)?;
+        self.note_revoked(vec![family.clone()], now);
         Ok(true)
     }
 

@@ -1,0 +1,118 @@
+//! The revoked-session set: which families were revoked recently enough that access tokens
+//! minted in them may still be unexpired. Checked on every authenticated request with no
+//! database query; kept current from the database (or Redis) in the background.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use auth_core::FamilyId;
+
+use crate::clock::Clock;
+use crate::store::TokenStore;
+
+/// Families revoked within the last access-token lifetime, each with the time after which no
+/// access token of it can be valid any more.
+#[derive(Debug, Default)]
+pub struct RevokedSessions {
+    entries: RwLock<HashMap<FamilyId, i64>>,
+}
+
+impl RevokedSessions {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `family` was revoked; access tokens of it are refused until `until`
+    /// (the revocation time plus the access lifetime and leeway).
+    pub fn insert(&self, family: FamilyId, until: i64) {
+        if let Ok(mut entries) = self.entries.write() {
+            let entry = entries.entry(family).or_insert(until);
+            *entry = (*entry).max(until);
+        }
+    }
+
+    /// Whether access tokens of `family` must be refused at `now`.
+    pub fn contains(&self, family: &FamilyId, now: i64) -> bool {
+        match self.entries.read() {
+            Ok(entries) => entries.get(family).is_some_and(|until| *until > now),
+            // A poisoned lock means a writer panicked mid-update: fail closed.
+            Err(_) => true,
+        }
+    }
+
+    /// Forgets entries whose tokens have all expired by `now`.
+    pub fn prune(&self, now: i64) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|_, until| *until > now);
+        }
+    }
+
+    /// How many families are in the set.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .map(|entries| entries.len())
+            .unwrap_or_default()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Keeps `set` current from the database: fills it with every family revoked within
+/// `window` seconds (the access lifetime plus leeway), then polls for new revocations every
+/// `interval`, so a revocation made by any instance reaches this one within about `interval`.
+/// Runs until the task is dropped.
+pub async fn sync_from_store(
+    store: Arc<dyn TokenStore>,
+    set: Arc<RevokedSessions>,
+    clock: Arc<dyn Clock>,
+    window: i64,
+    interval: Duration,
+) {
+    let overlap = i64::try_from(interval.as_secs())
+        .unwrap_or(1)
+        .saturating_add(2);
+    let mut since = clock.now().saturating_sub(window);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = clock.now();
+        match store.revoked_families_since(since).await {
+            Ok(families) => {
+                for (family, revoked_at) in families {
+                    set.insert(family, revoked_at.saturating_add(window));
+                }
+                // Re-read a little of the past each time: a revocation committed just after
+                // a poll may carry a timestamp from just before it.
+                since = now.saturating_sub(overlap);
+                set.prune(now);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot refresh the revoked-session set; retrying");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_family_is_refused_until_its_access_tokens_expire() {
+        let set = RevokedSessions::new();
+        let family = FamilyId::new("f");
+        set.insert(family.clone(), 100);
+        assert!(set.contains(&family, 99));
+        assert!(!set.contains(&family, 100));
+        assert!(!set.contains(&FamilyId::new("g"), 0));
+        set.prune(100);
+        assert!(set.is_empty());
+    }
+}
