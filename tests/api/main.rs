@@ -7,5 +7,9 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
+mod logout;
+mod me;
 mod smoke;
 mod token_obtain;
+mod token_refresh;
+mod token_verify;

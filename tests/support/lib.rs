@@ -299,7 +299,59 @@ impl TestResponse {
             .get(name)
             .map(|value| value.to_str().unwrap_or_default().to_owned())
     }
+
+    /// Asserts the status and the exact body text.
+    #[track_caller]
+    pub fn assert(&self, status: StatusCode, body: &str) {
+        assert_eq!(
+            (self.status, self.text.as_str()),
+            (status, body),
+            "unexpected response"
+        );
+    }
+
+    /// Asserts a 401 with the exact body and simplejwt's `WWW-Authenticate: Bearer realm="api"`.
+    #[track_caller]
+    pub fn assert_401(&self, body: &str) {
+        self.assert(StatusCode::UNAUTHORIZED, body);
+        assert_eq!(
+            self.header("www-authenticate").as_deref(),
+            Some(r#"Bearer realm="api""#),
+            "a 401 must name the scheme"
+        );
+    }
+
+    /// Asserts simplejwt's token-view refusal: 401 `{"detail": detail, "code": "token_not_valid"}`.
+    #[track_caller]
+    pub fn assert_token_not_valid(&self, detail: &str) {
+        self.assert_401(&json!({ "detail": detail, "code": "token_not_valid" }).to_string());
+    }
+
+    /// Asserts `JWTAuthentication`'s refusal of a Bearer token: 401 with one `messages` entry
+    /// for `AccessToken` carrying `message`.
+    #[track_caller]
+    pub fn assert_bearer_refused(&self, message: &str) {
+        self.assert_401(
+            &json!({
+                "detail": "Given token not valid for any token type",
+                "code": "token_not_valid",
+                "messages": [{
+                    "token_class": "AccessToken",
+                    "token_type": "access",
+                    "message": message,
+                }],
+            })
+            .to_string(),
+        );
+    }
 }
+
+/// simplejwt's answer to a refresh for a user that is gone or inactive.
+pub const NO_ACCOUNT_FOR_TOKEN: &str =
+    r#"{"detail":"No active account found for the given token."}"#;
+
+/// `TokenVerifyView`'s answer for a blacklisted token.
+pub const VERIFY_BLACKLISTED: &str = r#"{"non_field_errors":["Token is blacklisted"]}"#;
 
 /// A body to send.
 pub enum Send {
@@ -341,6 +393,7 @@ impl TestApp {
             http: Arc::new(config.http),
             clock: clock.clone(),
             revoked,
+            metrics: Arc::default(),
         };
         Self {
             router: api::router(state.clone()),
@@ -465,8 +518,47 @@ impl TestApp {
         self.post("/logout", json!({ "refresh": refresh })).await
     }
 
+    /// GETs `path` with the `Authorization` header set to exactly `value`.
+    pub async fn get_with_authorization(&self, path: &str, value: &str) -> TestResponse {
+        self.request(Method::GET, path, Send::Empty, &[("authorization", value)])
+            .await
+    }
+
+    /// Activates or deactivates a user.
+    pub async fn set_active(&self, id: i64, active: bool) {
+        let found = api::users::set_active(&self.state.db.write, auth_core::UserId(id), active)
+            .await
+            .expect("set is_active");
+        assert!(found, "no user {id}");
+    }
+
+    /// Deletes a user row (its outstanding tokens keep a NULL owner, as in simplejwt).
+    pub async fn delete_user(&self, id: i64) {
+        self.execute(&format!("DELETE FROM users WHERE id = {id}"))
+            .await;
+    }
+
+    /// Runs one SQL statement.
+    pub async fn execute(&self, sql: &str) {
+        self.state
+            .db
+            .write
+            .execute_unprepared(sql)
+            .await
+            .expect("statement");
+    }
+
+    /// Runs a query returning one text value, e.g. `SELECT reason FROM ...`.
+    pub async fn text(&self, sql: &str) -> String {
+        self.scalar(sql).await
+    }
+
     /// Runs a query returning one integer, e.g. `SELECT COUNT(*) FROM ...`.
     pub async fn count(&self, sql: &str) -> i64 {
+        self.scalar(sql).await
+    }
+
+    async fn scalar<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
         let row = self
             .state
             .db
@@ -478,7 +570,8 @@ impl TestApp {
             .await
             .expect("query")
             .expect("a row");
-        row.try_get_by_index::<i64>(0).expect("an integer")
+        row.try_get_by_index::<T>(0)
+            .expect("a value of the expected type")
     }
 }
 
@@ -490,6 +583,30 @@ pub fn claims(token: &str) -> Value {
         .decode(payload)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("json payload")
+}
+
+/// Decodes a JWT's header without checking anything.
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json header")
+}
+
+/// An unsecured JWT (`"alg":"none"`, empty signature) carrying `claims`.
+pub fn unsigned(claims: &Value) -> String {
+    use base64::Engine;
+    let encode = |value: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(value).expect("json"))
+    };
+    format!(
+        "{}.{}.",
+        encode(&json!({ "alg": "none", "typ": "JWT" })),
+        encode(claims)
+    )
 }
 
 /// Signs arbitrary claims with the test key and algorithm HS256 (to forge edge cases).
