@@ -67,6 +67,18 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let outcome = Self::authenticate(parts, state).await;
+        if outcome.is_err() {
+            state
+                .metrics
+                .add(crate::metrics::Count::AuthenticationRefused);
+        }
+        outcome
+    }
+}
+
+impl AuthenticatedUser {
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(&state.http.auth_header_name)

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 mod input;
+pub mod metrics;
 pub mod passwords;
 pub mod revocations;
 mod routes;
@@ -80,4 +81,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Sessions revoked recently enough that their access tokens may still be unexpired.
     pub revoked: Arc<revocations::RevokedSessions>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }

@@ -2,13 +2,15 @@
 //! Handlers call one function each; this is where the steps are put in simplejwt's order.
 
 use auth_core::{
-    FamilyId, Jti, RefreshSpec, TokenError, TokenHash, TokenKind, UserClaim, UserId, VerifiedToken,
+    FamilyId, Jti, RefreshSpec, Refusal, TokenError, TokenHash, TokenKind, UserClaim, UserId,
+    VerifiedToken,
 };
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
-use crate::store::{NewSession, Presented};
+use crate::metrics::Count;
+use crate::store::{NewSession, Presented, Rotated};
 use crate::users;
 
 /// A fresh pair from a login.
@@ -63,6 +65,7 @@ pub async fn obtain_pair(
                 },
             )
             .await?;
+            state.metrics.add(Count::LoginFailed);
             return Err(ApiError::BadCredentials);
         }
     };
@@ -101,6 +104,7 @@ pub async fn obtain_pair(
     if state.http.update_last_login {
         users::touch_last_login(&state.db.write, user_id, now).await?;
     }
+    state.metrics.add(Count::LoginSucceeded);
     Ok(Pair { refresh, access })
 }
 
@@ -127,12 +131,35 @@ pub async fn refresh(
     token: &str,
     client: &Client,
 ) -> Result<Refreshed, ApiError> {
+    let outcome = refresh_once(state, token, client).await;
+    let count = match &outcome {
+        Ok((_, Some(Rotated::New(_)))) => Count::RefreshRotated,
+        Ok((_, Some(Rotated::Replayed(_)))) => Count::RefreshReplayed,
+        Ok((_, None)) => Count::RefreshWithoutRotation,
+        Err(ApiError::Token(TokenError::Blacklisted(Refusal::ReuseDetected))) => {
+            state.metrics.add(Count::ReuseDetected);
+            Count::RefreshRefused
+        }
+        Err(_) => Count::RefreshRefused,
+    };
+    state.metrics.add(count);
+    let (access, rotated) = outcome?;
+    Ok(Refreshed {
+        access,
+        refresh: rotated.map(|rotated| rotated.token().to_owned()),
+    })
+}
+
+async fn refresh_once(
+    state: &AppState,
+    token: &str,
+    client: &Client,
+) -> Result<(String, Option<Rotated>), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
-    let refresh = if state.codec.settings().rotate_refresh_tokens {
-        let rotated = state.store.rotate(presented, client, now).await?;
-        Some(rotated.token().to_owned())
+    let rotated = if state.codec.settings().rotate_refresh_tokens {
+        Some(state.store.rotate(presented, client, now).await?)
     } else {
         state.store.check_refresh(presented, now).await?;
         None
@@ -140,7 +167,7 @@ pub async fn refresh(
     let access = state
         .codec
         .mint_access(&verified.claims, &random_jti(), now)?;
-    Ok(Refreshed { access, refresh })
+    Ok((access, rotated))
 }
 
 /// `/token/verify`: any valid token of either type; a blacklisted refresh token is a 400.
@@ -148,6 +175,7 @@ pub async fn refresh(
 /// # Errors
 /// `ApiError::Token` for invalid tokens, `ApiError::VerifyBlacklisted` for blacklisted ones.
 pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
+    state.metrics.add(Count::Verification);
     let now = state.clock.now();
     let verified = state.codec.verify(token, None, now)?;
     if verified.kind == Some(TokenKind::Access) {
@@ -179,7 +207,9 @@ pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<()
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified).map_err(|_| TokenError::Invalid)?;
-    state.store.logout(presented, client, now).await
+    state.store.logout(presented, client, now).await?;
+    state.metrics.add(Count::Logout);
+    Ok(())
 }
 
 /// Resolves the user behind a refresh token for `/logout/all`: the token must be valid and

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -32,6 +33,10 @@ pub async fn jwks() -> Json<Value> {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics() -> (StatusCode, String) {
-    (StatusCode::OK, String::new())
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.revoked.len()),
+    )
 }
