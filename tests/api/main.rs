@@ -9,6 +9,7 @@
 
 mod logout;
 mod me;
+mod scale_out;
 mod smoke;
 mod token_obtain;
 mod token_refresh;

@@ -72,10 +72,18 @@ pub enum ApiError {
     Unavailable(#[source] sea_orm::DbErr),
     /// A database error that is not the client's fault: 500 with a generic body.
     #[error("database error")]
-    Database(#[from] sea_orm::DbErr),
+    Database(#[source] sea_orm::DbErr),
     /// Anything else that is not the client's fault: 500 with a generic body.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Every `?` on a database error goes through the transient check, so a lock or statement
+/// timeout, a dropped connection or a failover answers 503 wherever it happens, never 500.
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        crate::transient::classify(error)
+    }
 }
 
 impl From<auth_core::KeyError> for ApiError {

@@ -2,11 +2,14 @@
 //! minted in them may still be unexpired. Checked on every authenticated request with no
 //! database query; kept current from the database (or Redis) in the background.
 
+pub mod redis_share;
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use auth_core::FamilyId;
+use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::store::TokenStore;
@@ -16,12 +19,37 @@ use crate::store::TokenStore;
 #[derive(Debug, Default)]
 pub struct RevokedSessions {
     entries: RwLock<HashMap<FamilyId, i64>>,
+    /// Where revocations made by this instance go to be shared (Redis), if anywhere.
+    outbox: Option<mpsc::Sender<redis_share::Outgoing>>,
 }
 
 impl RevokedSessions {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty set that also hands each revocation made here to `outbox`, for
+    /// `redis_share::publish_to_redis` to share with other instances.
+    pub fn shared_through(outbox: mpsc::Sender<redis_share::Outgoing>) -> Self {
+        Self {
+            entries: RwLock::default(),
+            outbox: Some(outbox),
+        }
+    }
+
+    /// Records a revocation this instance just committed, and shares it when sharing is on.
+    /// Sharing never blocks or fails the caller: the database holds the revocation, and
+    /// polling delivers it if Redis cannot.
+    pub fn revoke(&self, family: FamilyId, until: i64) {
+        if let Some(outbox) = &self.outbox
+            && outbox.try_send((family.clone(), until)).is_err()
+        {
+            tracing::warn!(
+                "the Redis revocation outbox is full or closed; relying on database polling"
+            );
+        }
+        self.insert(family, until);
     }
 
     /// Records that `family` was revoked; access tokens of it are refused until `until`

@@ -5,10 +5,23 @@ use sea_orm::{DbErr, RuntimeErr};
 use crate::error::ApiError;
 
 /// PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock not
-/// available, statement timeout, admin shutdown, cannot connect now.
-const TRANSIENT_SQLSTATES: [&str; 7] = [
-    "40001", "40P01", "55P03", "57014", "57P01", "57P03", "08006",
+/// available (`lock_timeout`), query canceled (`statement_timeout`), idle-in-transaction
+/// timeout, too many connections, out of memory or disk, and the shutdown family (admin,
+/// crash, cannot connect now, database dropped on failover). Class 08 (connection
+/// exception) is matched as a whole below.
+const TRANSIENT_SQLSTATES: [&str; 11] = [
+    "40001", "40P01", "55P03", "57014", "25P03", "53300", "53100", "53200", "57P01", "57P02",
+    "57P03",
 ];
+
+/// MySQL/MariaDB error numbers that mean "try again": lock wait timeout (1205), deadlock
+/// (1213), statement time limits (MySQL 3024, MariaDB 1969), query interrupted (1317), too
+/// many connections (1040), server shutting down (1053), server gone or lost (2006, 2013).
+const TRANSIENT_MYSQL_NUMBERS: [u16; 9] = [1205, 1213, 3024, 1969, 1317, 1040, 1053, 2006, 2013];
+
+/// SQLite result codes that mean "try again": `SQLITE_BUSY` (5) and its extended codes
+/// (261, 517), `SQLITE_LOCKED` (6) and `SQLITE_LOCKED_SHAREDCACHE` (262).
+const TRANSIENT_SQLITE_CODES: [&str; 5] = ["5", "6", "261", "517", "262"];
 
 /// Maps a database error to `ApiError::Unavailable` when it is transient, else
 /// `ApiError::Database`.
@@ -20,7 +33,9 @@ pub fn classify(error: DbErr) -> ApiError {
     }
 }
 
-fn is_transient(error: &DbErr) -> bool {
+/// Whether a database error is worth retrying: the same request may well succeed in a
+/// moment (a lock freed, a connection re-established, a failover finished).
+pub fn is_transient(error: &DbErr) -> bool {
     let runtime = match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
         DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
@@ -31,17 +46,22 @@ fn is_transient(error: &DbErr) -> bool {
     };
     use sea_orm::sqlx::Error;
     match sqlx.as_ref() {
-        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
         Error::Database(db) => {
+            if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+                return TRANSIENT_MYSQL_NUMBERS.contains(&mysql.number())
+                    || mysql.code() == Some("40001");
+            }
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
-            // SQLite: SQLITE_BUSY (5) and its extended codes, SQLITE_LOCKED (6).
             TRANSIENT_SQLSTATES.contains(&code)
-                || code == "5"
-                || code == "6"
-                || code == "261"
-                || code == "517"
-                || code == "262"
+                || code.starts_with("08")
+                || TRANSIENT_SQLITE_CODES.contains(&code)
         }
         _ => false,
     }

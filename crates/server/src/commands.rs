@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use api::clock::{Clock, SystemClock};
 use api::db::Database;
 use api::events::{self, Client, Event, EventKind};
+use api::revocations::RevokedSessions;
 use api::users;
 use auth_core::{FamilyId, Revocation, UserId};
 use entity::auth_events;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::cli::{Command, PasswordSource, SessionsCommand, UserCommand};
@@ -34,7 +36,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
         }
         Command::Migrate => {
             let db = state::connect(&config).await?;
-            state::migrate(&db).await?;
+            state::migrate(&config, &db).await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
@@ -49,9 +51,48 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let address: SocketAddr = config.bind_address()?;
     let db = state::connect(&config).await?;
     if config.auto_migrate.0 {
-        state::migrate(&db).await?;
+        state::migrate(&config, &db).await?;
     }
-    let state = state::app_state(&config, db)?;
+    let redis = match (&config.redis_url, config.revoke_access_on_logout.0) {
+        (Some(url), true) => Some(
+            api::revocations::redis_share::client(url.expose_secret()).map_err(|error| {
+                anyhow!("invalid setting JWTD_REDIS_URL ({})", error.category())
+            })?,
+        ),
+        (Some(_), false) => {
+            tracing::warn!(
+                "JWTD_REDIS_URL is set but unused: it shares revocations only with JWTD_REVOKE_ACCESS_ON_LOGOUT=true"
+            );
+            None
+        }
+        (None, _) => None,
+    };
+    let (revoked, outbox) = match redis {
+        Some(_) => {
+            let (sender, receiver) =
+                tokio::sync::mpsc::channel(api::revocations::redis_share::OUTBOX_CAPACITY);
+            (
+                Arc::new(RevokedSessions::shared_through(sender)),
+                Some(receiver),
+            )
+        }
+        None => (Arc::new(RevokedSessions::new()), None),
+    };
+    let state = state::app_state_with(&config, db, revoked)?;
+    // Redis is the fast path; the database poll below keeps running as the fallback.
+    let _redis_tasks = redis.zip(outbox).map(|(client, outbox)| {
+        (
+            tokio::spawn(api::revocations::redis_share::publish_to_redis(
+                client.clone(),
+                outbox,
+                Arc::clone(&state.clock),
+            )),
+            tokio::spawn(api::revocations::redis_share::subscribe_to_redis(
+                client,
+                Arc::clone(&state.revoked),
+            )),
+        )
+    });
     let _revocation_sync = config.revoke_access_on_logout.0.then(|| {
         let settings = state.codec.settings();
         let window = settings
@@ -103,7 +144,7 @@ async fn shutdown_signal() {
 /// A database ready for an admin command: connected and migrated.
 async fn admin_db(config: &Config) -> anyhow::Result<Database> {
     let db = state::connect(config).await?;
-    state::migrate(&db).await?;
+    state::migrate(config, &db).await?;
     Ok(db)
 }
 

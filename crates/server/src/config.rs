@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The prefix of every environment variable jwtd reads.
@@ -245,6 +245,10 @@ pub struct Config {
     pub database_acquire_timeout: Seconds,
     /// Longest a database statement may run (PostgreSQL).
     pub database_statement_timeout: Seconds,
+    /// Redis (`redis://host:port/db` or `redis+unix:///path`) through which instances share
+    /// revoked sessions at once; unset: each instance polls the database.
+    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
+    pub redis_url: Option<SecretString>,
     /// Apply migrations when `serve` starts.
     pub auto_migrate: Flag,
     /// Listen address.
@@ -296,6 +300,7 @@ impl Default for Config {
             database_max_connections: 10,
             database_acquire_timeout: Seconds(Duration::from_secs(5)),
             database_statement_timeout: Seconds(Duration::from_secs(5)),
+            redis_url: None,
             auto_migrate: Flag(true),
             bind: "127.0.0.1:8000".to_owned(),
             argon2_memory_kib: auth_core::PasswordHasher::DEFAULT_MEMORY_KIB,
@@ -318,6 +323,7 @@ fn known_keys() -> Vec<String> {
         .unwrap_or_default();
     // Not serialized (secrets), but settings all the same.
     keys.push("signing_key".to_owned());
+    keys.push("redis_url".to_owned());
     keys
 }
 
@@ -433,6 +439,15 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             bail!("invalid setting JWTD_DATABASE_MAX_CONNECTIONS: must be at least 1");
+        }
+        if let Some(url) = &self.redis_url {
+            // The URL may hold a password: name the key, never the value.
+            api::revocations::redis_share::client(url.expose_secret()).map_err(|error| {
+                anyhow!(
+                    "invalid setting JWTD_REDIS_URL: expected redis://host:port/db or redis+unix:///path ({})",
+                    error.category()
+                )
+            })?;
         }
         auth_core::PasswordHasher::new(
             self.argon2_memory_kib,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
 use api::clock::SystemClock;
 use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
@@ -11,6 +13,7 @@ use api::store::SqlStore;
 use api::{AppState, HttpSettings};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, axum_header_name};
@@ -39,27 +42,82 @@ pub fn token_settings(config: &Config) -> TokenSettings {
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(config: &Config) -> anyhow::Result<Database> {
-    let url = config.database_url();
-    let options = DbOptions {
-        url: url.clone(),
+    let options = db_options(config);
+    db::connect(&options).await.with_context(|| {
+        format!(
+            "cannot connect to the database ({})",
+            redact_url(&options.url)
+        )
+    })
+}
+
+fn db_options(config: &Config) -> DbOptions {
+    DbOptions {
+        url: config.database_url(),
         max_connections: config.database_max_connections,
         acquire_timeout: config.database_acquire_timeout.0,
         statement_timeout: config.database_statement_timeout.0,
         schema: config.database_schema.clone(),
-    };
-    db::connect(&options)
-        .await
-        .with_context(|| format!("cannot connect to the database ({})", redact_url(&url)))
+    }
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations, safely when several instances start at once.
+///
+/// On PostgreSQL and MySQL/MariaDB the migrations run on a connection of their own that
+/// first takes a lock named after the schema (a session-level advisory lock, `GET_LOCK`):
+/// instances starting together on an empty database queue on it, the first creates the
+/// schema and the others find nothing left to do. That connection has no statement
+/// timeout, since an index build on a big table may take longer than any request should.
+/// SQLite needs no lock: its one writer serializes the migrations of the single instance.
 ///
 /// # Errors
-/// When a migration fails.
-pub async fn migrate(db: &Database) -> anyhow::Result<()> {
-    Migrator::up(&db.write, None)
+/// When the lock cannot be taken or a migration fails.
+pub async fn migrate(config: &Config, db: &Database) -> anyhow::Result<()> {
+    let backend = db.backend();
+    if backend == DbBackend::Sqlite {
+        return Migrator::up(&db.write, None)
+            .await
+            .context("database migration failed");
+    }
+    let mut options = db_options(config);
+    options.max_connections = 1;
+    options.statement_timeout = Duration::ZERO;
+    let dedicated = db::connect(&options)
         .await
-        .context("database migration failed")
+        .context("cannot open a connection for migrations")?;
+    let conn = &dedicated.write;
+    let (lock, unlock) = match backend {
+        DbBackend::Postgres => (
+            "SELECT pg_advisory_lock(hashtextextended('jwtd:migrate:' || coalesce(current_schema(), ''), 0))",
+            "SELECT pg_advisory_unlock(hashtextextended('jwtd:migrate:' || coalesce(current_schema(), ''), 0))",
+        ),
+        _ => (
+            // GET_LOCK waits at most this many seconds; a migration takes far less.
+            "SELECT GET_LOCK(CONCAT('jwtd:migrate:', COALESCE(DATABASE(), '')), 600)",
+            "SELECT RELEASE_LOCK(CONCAT('jwtd:migrate:', COALESCE(DATABASE(), '')))",
+        ),
+    };
+    let locked = conn
+        .query_one_raw(Statement::from_string(backend, lock))
+        .await
+        .context("cannot take the migration lock")?;
+    if backend != DbBackend::Postgres {
+        let granted = locked
+            .and_then(|row| row.try_get_by_index::<Option<i64>>(0).ok())
+            .flatten();
+        if granted != Some(1) {
+            bail!("timed out waiting for another instance's migrations (GET_LOCK)");
+        }
+    }
+    let migrated = Migrator::up(conn, None)
+        .await
+        .context("database migration failed");
+    // Closing the connection releases the lock too; unlock first to hand it on at once.
+    let _ = conn
+        .execute_raw(Statement::from_string(backend, unlock))
+        .await;
+    let _ = dedicated.write.close().await;
+    migrated
 }
 
 /// The token codec of a configuration, with its signing key.
@@ -89,11 +147,23 @@ pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
     Ok(Passwords::new(hasher, cores))
 }
 
-/// Everything the router needs.
+/// Everything the router needs, with a revoked-session set of its own.
 ///
 /// # Errors
 /// When the key or the hasher cannot be set up.
 pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
+    app_state_with(config, db, Arc::new(RevokedSessions::new()))
+}
+
+/// Everything the router needs, around `revoked` (which may share revocations via Redis).
+///
+/// # Errors
+/// When the key or the hasher cannot be set up.
+pub fn app_state_with(
+    config: &Config,
+    db: Database,
+    revoked: Arc<RevokedSessions>,
+) -> anyhow::Result<AppState> {
     let codec = Arc::new(codec(config)?);
     let http = HttpSettings {
         auth_header_types: config.auth_header_types.0.clone(),
@@ -103,7 +173,6 @@ pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
         trust_forwarded_for: config.trust_x_forwarded_for.0,
         revoke_access_on_logout: config.revoke_access_on_logout.0,
     };
-    let revoked = Arc::new(RevokedSessions::new());
     let store = SqlStore::new(
         db.clone(),
         Arc::clone(&codec),
@@ -118,6 +187,7 @@ pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
         http: Arc::new(http),
         clock: Arc::new(SystemClock),
         revoked,
+        metrics: Arc::default(),
     })
 }
 

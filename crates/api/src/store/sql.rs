@@ -63,7 +63,7 @@ impl SqlStore {
             )
             .saturating_add(settings.leeway.as_secs().try_into().unwrap_or(i64::MAX));
         for family in families {
-            self.revoked.insert(family, until);
+            self.revoked.revoke(family, until);
         }
     }
 }
