@@ -692,3 +692,71 @@ async fn with_redis_down_revocations_fall_back_to_database_polling() {
             .await;
     }
 }
+
+/// Storage per rotation on PostgreSQL, for the capacity estimate in the README. Run by
+/// hand: `JWTD_TEST_POSTGRES_URL=... cargo test -p integration-tests --test api --release
+/// -- --ignored --nocapture bytes_per_rotation`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn bytes_per_rotation_on_postgres() {
+    use integration_tests::{Backend, TestApp};
+    const SESSIONS: usize = 1000;
+    const ROTATIONS_PER_SESSION: usize = 20;
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("SKIPPED: JWTD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "wonderland").await;
+    let sizes = |app: &TestApp| {
+        let db = app.state.db.clone();
+        async move {
+            let mut sizes = Vec::new();
+            for table in [
+                "token_families",
+                "outstanding_tokens",
+                "blacklisted_tokens",
+                "auth_events",
+            ] {
+                let heap = format!("SELECT pg_table_size('{table}')::bigint");
+                let total = format!("SELECT pg_total_relation_size('{table}')::bigint");
+                sizes.push((table, count(&db, &heap).await, count(&db, &total).await));
+            }
+            // WAL written so far (server-wide: run it on an otherwise idle server).
+            let wal = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint";
+            sizes.push(("WAL", 0, count(&db, wal).await));
+            sizes
+        }
+    };
+    let empty = sizes(&app).await;
+    let mut tokens = Vec::new();
+    for _ in 0..SESSIONS {
+        let login = app.login("alice", "wonderland").await;
+        tokens.push(login.str("refresh"));
+    }
+    let logged_in = sizes(&app).await;
+    for _ in 0..ROTATIONS_PER_SESSION {
+        for token in &mut tokens {
+            let reply = app.refresh(token).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            *token = reply.str("refresh");
+        }
+    }
+    let rotated = sizes(&app).await;
+    let rotations = i64::try_from(SESSIONS * ROTATIONS_PER_SESSION).unwrap();
+    let sessions = i64::try_from(SESSIONS).unwrap();
+    println!("{SESSIONS} logins, then {rotations} rotations:");
+    println!(
+        "table                 per login (table / +indexes)   per rotation (table / +indexes)"
+    );
+    for ((before, after), last) in empty.iter().zip(&logged_in).zip(&rotated) {
+        println!(
+            "{:<20}  {:>8} / {:>8} B              {:>8} / {:>8} B",
+            before.0,
+            (after.1 - before.1) / sessions,
+            (after.2 - before.2) / sessions,
+            (last.1 - after.1) / rotations,
+            (last.2 - after.2) / rotations,
+        );
+    }
+}
