@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 mod input;
 pub mod metrics;
+mod openapi;
 pub mod passwords;
 pub mod revocations;
 mod routes;

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::AppState;
+use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::events::Client;
 
@@ -38,7 +39,8 @@ pub fn router(state: AppState) -> Router {
             .route(path, route.clone())
             .route(&format!("{path}/"), route);
     }
-    let gets: [(&str, MethodRouter<AppState>); 6] = [
+    let gets: [(&str, MethodRouter<AppState>); 7] = [
+        ("/openapi.json", get(health::openapi)),
         ("/me", get(me::me)),
         ("/sessions", get(sessions::list)),
         ("/healthz", get(health::healthz)),
@@ -47,14 +49,24 @@ pub fn router(state: AppState) -> Router {
         ("/metrics", get(health::metrics)),
     ];
     for (path, route) in gets {
-        let route = route
-            .fallback(|method: Method| async move { not_allowed(method, "GET, HEAD, OPTIONS") });
+        // DRF authenticates before it dispatches on the method: on a protected path a wrong
+        // method without valid credentials is answered 401, not 405.
+        let route = if PROTECTED.contains(&path) {
+            route.fallback(|_: AuthenticatedUser, method: Method| async move {
+                not_allowed(method, "GET, HEAD, OPTIONS")
+            })
+        } else {
+            route
+                .fallback(|method: Method| async move { not_allowed(method, "GET, HEAD, OPTIONS") })
+        };
         router = router
             .route(path, route.clone())
             .route(&format!("{path}/"), route);
     }
-    let session = delete(sessions::revoke)
-        .fallback(|method: Method| async move { not_allowed(method, "DELETE, OPTIONS") });
+    let session =
+        delete(sessions::revoke).fallback(|_: AuthenticatedUser, method: Method| async move {
+            not_allowed(method, "DELETE, OPTIONS")
+        });
     router
         .route("/sessions/{id}", session.clone())
         .route("/sessions/{id}/", session)
@@ -65,6 +77,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// The GET paths that need an access token.
+const PROTECTED: [&str; 2] = ["/me", "/sessions"];
 
 fn not_allowed(method: Method, allow: &'static str) -> ApiError {
     ApiError::MethodNotAllowed {

@@ -40,3 +40,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.render(state.revoked.len()),
     )
 }
+
+/// `GET /openapi.json`: the OpenAPI document.
+pub async fn openapi() -> Json<&'static Value> {
+    Json(crate::openapi::document())
+}
