@@ -107,6 +107,14 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             config.revocation_poll_interval.0,
         ))
     });
+    let _flush = (!config.flush_expired_interval.0.is_zero()).then(|| {
+        tokio::spawn(flush_periodically(
+            Arc::clone(&state.store),
+            Arc::clone(&state.clock),
+            config.flush_expired_interval.0,
+            seconds(config.events_retention.0),
+        ))
+    });
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -121,6 +129,42 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .context("server error")?;
     tracing::info!("jwtd stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Rows deleted per transaction by the background flush: small, so that it never holds the
+/// single SQLite writer (or PostgreSQL row locks) for long.
+const BACKGROUND_FLUSH_BATCH: u64 = 500;
+
+/// `flush-expired`, run by `serve` every `interval`. Several instances may run it at once:
+/// deleting expired rows is idempotent.
+async fn flush_periodically(
+    store: Arc<dyn api::store::TokenStore>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    retention: i64,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = clock.now();
+        match store
+            .flush_expired(now, now.saturating_sub(retention), BACKGROUND_FLUSH_BATCH)
+            .await
+        {
+            Ok(flushed) => tracing::info!(
+                tokens = flushed.tokens,
+                sessions = flushed.families,
+                events = flushed.events,
+                "flushed expired rows"
+            ),
+            Err(error) => tracing::warn!(error = %error, "expired-row flush failed; will retry"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -274,7 +318,7 @@ async fn flush_expired(config: &Config, batch_size: u64) -> anyhow::Result<ExitC
     let db = admin_db(config).await?;
     let state = state::app_state(config, db)?;
     let now = SystemClock.now();
-    let retention = i64::try_from(config.events_retention.0.as_secs()).unwrap_or(i64::MAX);
+    let retention = seconds(config.events_retention.0);
     let flushed = state
         .store
         .flush_expired(now, now.saturating_sub(retention), batch_size)

@@ -262,6 +262,9 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// How long security events are kept.
     pub events_retention: Seconds,
+    /// How often `serve` deletes expired tokens, sessions and old events (0 = never; then
+    /// run `jwtd flush-expired` from a timer).
+    pub flush_expired_interval: Seconds,
     /// Take client addresses from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_x_forwarded_for: Flag,
     /// `tracing` filter, e.g. `info` or `jwtd=debug`.
@@ -307,6 +310,7 @@ impl Default for Config {
             argon2_iterations: auth_core::PasswordHasher::DEFAULT_ITERATIONS,
             argon2_parallelism: auth_core::PasswordHasher::DEFAULT_PARALLELISM,
             events_retention: Seconds(Duration::from_secs(90 * 24 * 60 * 60)),
+            flush_expired_interval: Seconds(Duration::from_secs(60 * 60)),
             trust_x_forwarded_for: Flag(false),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
