@@ -1,0 +1,282 @@
+//! `jwtd-bench`: the load benchmark behind `make bench`.
+//!
+//! Starts the release `jwtd` binary on a fresh SQLite database (and on a fresh PostgreSQL
+//! schema when `JWTD_BENCH_POSTGRES_URL` is set), creates users, and drives it over loopback
+//! with keep-alive connections, one scenario at a time, for a fixed time at fixed
+//! concurrency. Prints a Markdown table and writes `bench/results/latest.json`. It never
+//! sends traffic anywhere but the loopback server it started.
+
+mod client;
+mod report;
+mod scenario;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use auth_core::PasswordHasher;
+use clap::Parser;
+
+use crate::report::{Argon2Measure, Report, ScenarioResult};
+use crate::scenario::{Load, Mix, Scenario};
+use crate::server::{Argon2Cost, Jwtd, PgSchema, Server, TempDir};
+
+/// Load benchmark of the jwtd binary over loopback.
+#[derive(Debug, Parser)]
+#[command(name = "jwtd-bench", about)]
+struct Cli {
+    /// The jwtd binary to start (build it with `cargo build --release -p jwtd`).
+    #[arg(long, default_value = "./target/release/jwtd")]
+    jwtd: PathBuf,
+    /// Measured time per scenario (`10s`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Unmeasured warm-up per scenario.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Concurrent clients, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Scenarios to run, comma-separated; `healthz` is the baseline of the ratios.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Scenario::ALL)]
+    scenarios: Vec<Scenario>,
+    /// Worker threads of the load generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    /// `mixed`: `GET /me` requests between two refreshes.
+    #[arg(long, default_value_t = 20)]
+    mixed_me_per_refresh: u32,
+    /// `mixed`: refreshes between a login and its logout.
+    #[arg(long, default_value_t = 50)]
+    mixed_refreshes_per_session: u32,
+    /// argon2id memory cost in KiB given to the server (its default unless changed).
+    #[arg(long, default_value_t = PasswordHasher::DEFAULT_MEMORY_KIB)]
+    argon2_memory_kib: u32,
+    /// argon2id iterations given to the server.
+    #[arg(long, default_value_t = PasswordHasher::DEFAULT_ITERATIONS)]
+    argon2_iterations: u32,
+    /// argon2id lanes given to the server.
+    #[arg(long, default_value_t = PasswordHasher::DEFAULT_PARALLELISM)]
+    argon2_parallelism: u32,
+    /// Also benchmark on this PostgreSQL database, in a fresh schema dropped afterwards.
+    #[arg(long, env = "JWTD_BENCH_POSTGRES_URL", hide_env_values = true)]
+    postgres_url: Option<String>,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results/latest.json")]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.client_threads.max(1))
+        .enable_all()
+        .build();
+    let outcome = runtime
+        .context("cannot start the runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("jwtd-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cli.jwtd.is_file(),
+        "{} not found: build it with `cargo build --release -p jwtd`",
+        cli.jwtd.display()
+    );
+    anyhow::ensure!(cli.concurrency > 0, "--concurrency must be at least 1");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cost = Argon2Cost {
+        memory_kib: cli.argon2_memory_kib,
+        iterations: cli.argon2_iterations,
+        parallelism: cli.argon2_parallelism,
+    };
+    let argon2 = tokio::task::spawn_blocking(move || measure_argon2(cost, cores)).await??;
+    eprintln!(
+        "argon2id: {:.1} ms per hash, ceiling {:.1} logins/s on {cores} cores",
+        argon2.hash_ms, argon2.login_ceiling_per_s
+    );
+    let mut report = Report {
+        generated_unix_s: 0,
+        git_commit: git_commit(),
+        load_average_before: load_average(),
+        cores,
+        client_threads: cli.client_threads.max(1),
+        concurrency: cli.concurrency,
+        warmup_s: cli.warmup.as_secs_f64(),
+        duration_s: cli.duration.as_secs_f64(),
+        mix: Mix {
+            me_per_refresh: cli.mixed_me_per_refresh,
+            refreshes_per_session: cli.mixed_refreshes_per_session.max(1),
+        },
+        argon2,
+        login_serial_p50_ms: None,
+        results: Vec::new(),
+    };
+
+    let dir = TempDir::new()?;
+    let sqlite_url = format!("sqlite://{}", dir.path().join("jwtd.db").display());
+    let jwtd = Jwtd::new(&cli.jwtd, &sqlite_url, None, cost);
+    bench_backend(&cli, "sqlite", &jwtd, &mut report).await?;
+
+    if let Some(url) = &cli.postgres_url {
+        let schema = PgSchema::create(url).await?;
+        let jwtd = Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost);
+        let outcome = bench_backend(&cli, "postgres", &jwtd, &mut report).await;
+        let dropped = schema.drop_schema().await;
+        outcome?;
+        dropped?;
+    }
+
+    report.generated_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    report.compute_ratios();
+    println!("{}", report.table());
+    report.write_json(&cli.out)?;
+    eprintln!("results written to {}", cli.out.display());
+    Ok(())
+}
+
+/// Migrates, creates the users, starts the server, runs every scenario and stops it.
+async fn bench_backend(
+    cli: &Cli,
+    backend: &str,
+    jwtd: &Jwtd,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    eprintln!(
+        "{backend}: migrating and creating {} users",
+        cli.concurrency
+    );
+    jwtd.migrate().await?;
+    let users = jwtd.create_users(cli.concurrency).await?;
+    let server = jwtd.serve().await?;
+    eprintln!("{backend}: jwtd listening on {}", server.address);
+    let outcome = run_scenarios(cli, backend, &server, &users, report).await;
+    server.stop().await;
+    outcome
+}
+
+async fn run_scenarios(
+    cli: &Cli,
+    backend: &str,
+    server: &Server,
+    users: &[scenario::Credentials],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let load = Load {
+        address: server.address,
+        concurrency: cli.concurrency,
+        warmup: cli.warmup,
+        duration: cli.duration,
+        mix: report.mix,
+    };
+    for &scenario in &cli.scenarios {
+        if scenario == Scenario::Login {
+            // One login at a time: the whole request's cost over one hash, and the
+            // single-client latency of the argon2-bound path.
+            let serial = Load {
+                concurrency: 1,
+                warmup: Duration::ZERO,
+                duration: cli.duration.min(Duration::from_secs(3)),
+                ..load
+            };
+            let result = measure(backend, scenario, serial, server, users).await?;
+            report.login_serial_p50_ms = Some(result.stats.p50_ms);
+            report.results.push(result);
+        }
+        let result = measure(backend, scenario, load, server, users).await?;
+        report.results.push(result);
+    }
+    Ok(())
+}
+
+async fn measure(
+    backend: &str,
+    scenario: Scenario,
+    load: Load,
+    server: &Server,
+    users: &[scenario::Credentials],
+) -> anyhow::Result<ScenarioResult> {
+    eprint!(
+        "{backend}: {} with {} clients for {:?} ... ",
+        scenario.name(),
+        load.concurrency,
+        load.duration
+    );
+    let (tally, peak_rss_kib) = server
+        .peak_rss_during(scenario::run(scenario, load, users))
+        .await
+        .with_context(|| format!("{backend} {}", scenario.name()))?;
+    let result = ScenarioResult::new(
+        backend,
+        scenario,
+        load.concurrency,
+        tally,
+        load.duration,
+        peak_rss_kib,
+    );
+    eprintln!(
+        "{:.0} req/s, p99 {:.2} ms, {} errors",
+        result.stats.requests_per_s, result.stats.p99_ms, result.stats.errors
+    );
+    Ok(result)
+}
+
+/// Times one password verification with the server's own hasher and parameters (the
+/// median of several), and derives the login ceiling: cores / hash time.
+fn measure_argon2(cost: Argon2Cost, cores: usize) -> anyhow::Result<Argon2Measure> {
+    let hasher = PasswordHasher::new(cost.memory_kib, cost.iterations, cost.parallelism, [7; 16])?;
+    let stored = hasher.hash("jwtd-bench password", [9; 16])?;
+    // Two unmeasured runs first: the first allocation of argon2's memory faults its pages in.
+    for _ in 0..2 {
+        hasher.verify("jwtd-bench password", Some(&stored));
+    }
+    let mut times: Vec<Duration> = (0..9)
+        .map(|_| {
+            let started = Instant::now();
+            let matched = hasher.verify("jwtd-bench password", Some(&stored));
+            (started.elapsed(), matched)
+        })
+        .map(|(elapsed, matched)| matched.then_some(elapsed))
+        .collect::<Option<_>>()
+        .context("argon2 did not verify its own hash")?;
+    times.sort_unstable();
+    let hash = times[times.len() / 2].as_secs_f64();
+    Ok(Argon2Measure {
+        cost,
+        hash_ms: hash * 1000.0,
+        login_ceiling_per_s: cores as f64 / hash,
+    })
+}
+
+fn git_commit() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The 1, 5 and 15-minute load averages: other work on the machine skews every number.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}

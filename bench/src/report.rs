@@ -1,0 +1,284 @@
+//! Turning tallies into results: latency percentiles, ratios, the Markdown table and the
+//! JSON file.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::scenario::{Call, Mix, Scenario, Tally};
+use crate::server::Argon2Cost;
+
+/// Throughput and latency of a set of requests.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Stats {
+    /// Requests completed in the measured window.
+    pub requests: u64,
+    /// `requests` over the measured time.
+    pub requests_per_s: f64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 99th-percentile latency.
+    pub p99_ms: f64,
+    /// Slowest request.
+    pub max_ms: f64,
+    /// Non-2xx replies and transport errors.
+    pub errors: u64,
+}
+
+impl Stats {
+    fn of(latencies: &mut [u32], errors: u64, duration: Duration) -> Self {
+        latencies.sort_unstable();
+        let requests = latencies.len() as u64;
+        let at = |quantile: f64| -> f64 {
+            if latencies.is_empty() {
+                return 0.0;
+            }
+            // Nearest rank: the smallest latency with at least `quantile` of all at or below.
+            let rank = (quantile * latencies.len() as f64).ceil() as usize;
+            let index = rank.clamp(1, latencies.len()) - 1;
+            f64::from(latencies[index]) / 1000.0
+        };
+        Self {
+            requests,
+            requests_per_s: requests as f64 / duration.as_secs_f64(),
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+            errors,
+        }
+    }
+}
+
+/// One kind of request within a scenario (only `mixed` has more than one).
+#[derive(Debug, Serialize)]
+pub struct CallStats {
+    /// The kind.
+    pub call: Call,
+    /// Its numbers.
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+/// One scenario on one backend.
+#[derive(Debug, Serialize)]
+pub struct ScenarioResult {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// All requests together.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Refresh chains that broke (refresh and mixed).
+    pub broken_chains: Option<u64>,
+    /// `requests_per_s` over the same backend's `healthz`.
+    pub ratio_to_healthz: Option<f64>,
+    /// `requests_per_s` over cores / one argon2 hash (login).
+    pub ratio_to_login_ceiling: Option<f64>,
+    /// The server's peak resident memory during the scenario.
+    pub peak_rss_mib: Option<f64>,
+    /// Per kind of request.
+    pub calls: Vec<CallStats>,
+}
+
+impl ScenarioResult {
+    /// Summarizes a scenario's tally.
+    pub fn new(
+        backend: &str,
+        scenario: Scenario,
+        clients: usize,
+        mut tally: Tally,
+        duration: Duration,
+        peak_rss_kib: Option<u64>,
+    ) -> Self {
+        let mut all: Vec<u32> = tally.latencies.iter().flatten().copied().collect();
+        let stats = Stats::of(&mut all, tally.errors.iter().sum(), duration);
+        let calls = Call::ALL
+            .iter()
+            .zip(tally.latencies.iter_mut().zip(tally.errors))
+            .filter(|(_, (latencies, _))| !latencies.is_empty())
+            .map(|(call, (latencies, errors))| CallStats {
+                call: *call,
+                stats: Stats::of(latencies, errors, duration),
+            })
+            .collect();
+        Self {
+            backend: backend.to_owned(),
+            scenario,
+            clients,
+            stats,
+            broken_chains: matches!(scenario, Scenario::Refresh | Scenario::Mixed)
+                .then_some(tally.broken_chains),
+            ratio_to_healthz: None,
+            ratio_to_login_ceiling: None,
+            peak_rss_mib: peak_rss_kib.map(|kib| kib as f64 / 1024.0),
+            calls,
+        }
+    }
+}
+
+/// The argon2 cost, measured in-process with the server's hasher and parameters.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Argon2Measure {
+    /// The parameters.
+    #[serde(flatten)]
+    pub cost: Argon2Cost,
+    /// Median time of one password verification.
+    pub hash_ms: f64,
+    /// Cores / `hash_ms`: the most logins per second this machine can do.
+    pub login_ceiling_per_s: f64,
+}
+
+/// Everything a run measured, as written to `bench/results/latest.json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// When the run ended, Unix seconds.
+    pub generated_unix_s: u64,
+    /// `git rev-parse --short HEAD`, when available.
+    pub git_commit: Option<String>,
+    /// `/proc/loadavg` before the run (1, 5, 15 minutes): other load skews the numbers.
+    pub load_average_before: Option<String>,
+    /// Cores available (server and load generator share them).
+    pub cores: usize,
+    /// Worker threads of the load generator.
+    pub client_threads: usize,
+    /// Concurrent clients per scenario.
+    pub concurrency: usize,
+    /// Unmeasured warm-up per scenario.
+    pub warmup_s: f64,
+    /// Measured time per scenario.
+    pub duration_s: f64,
+    /// The `mixed` proportions.
+    pub mix: Mix,
+    /// argon2's cost on this machine.
+    pub argon2: Argon2Measure,
+    /// Median of logins one after another (concurrency 1), whole request.
+    pub login_serial_p50_ms: Option<f64>,
+    /// Per backend and scenario.
+    pub results: Vec<ScenarioResult>,
+}
+
+impl Report {
+    /// Fills in each result's ratios: to its backend's `healthz`, and for `login` to the
+    /// argon2 ceiling.
+    pub fn compute_ratios(&mut self) {
+        let baselines: Vec<(String, f64)> = self
+            .results
+            .iter()
+            .filter(|result| result.scenario == Scenario::Healthz)
+            .map(|result| (result.backend.clone(), result.stats.requests_per_s))
+            .collect();
+        for result in &mut self.results {
+            result.ratio_to_healthz = baselines
+                .iter()
+                .find(|(backend, rate)| *backend == result.backend && *rate > 0.0)
+                .map(|(_, rate)| result.stats.requests_per_s / rate);
+            if result.scenario == Scenario::Login && self.argon2.login_ceiling_per_s > 0.0 {
+                result.ratio_to_login_ceiling =
+                    Some(result.stats.requests_per_s / self.argon2.login_ceiling_per_s);
+            }
+        }
+    }
+
+    /// The results as a Markdown table, with a line on the argon2 ceiling.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "| backend | scenario | clients | req/s | p50 ms | p99 ms | max ms | errors | × healthz | peak RSS MiB | notes |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for result in &self.results {
+            let stats = &result.stats;
+            let ratio = result
+                .ratio_to_healthz
+                .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
+            let rss = result
+                .peak_rss_mib
+                .map_or_else(|| "-".to_owned(), |mib| format!("{mib:.1}"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {rss} | {} |",
+                result.backend,
+                result.scenario.name(),
+                result.clients,
+                stats.requests_per_s,
+                stats.p50_ms,
+                stats.p99_ms,
+                stats.max_ms,
+                stats.errors,
+                self.notes(result),
+            );
+        }
+        let argon2 = &self.argon2;
+        let _ = writeln!(
+            out,
+            "\nargon2id m={} KiB t={} p={}: {:.1} ms per hash in-process; ceiling {} cores / hash = {:.1} logins/s{}",
+            argon2.cost.memory_kib,
+            argon2.cost.iterations,
+            argon2.cost.parallelism,
+            argon2.hash_ms,
+            self.cores,
+            argon2.login_ceiling_per_s,
+            self.login_serial_p50_ms
+                .map_or_else(String::new, |ms| format!(
+                    "; one login at a time takes {ms:.1} ms (p50)"
+                )),
+        );
+        if let Some(load) = &self.load_average_before {
+            let _ = writeln!(out, "load average before the run: {load}");
+        }
+        out
+    }
+
+    fn notes(&self, result: &ScenarioResult) -> String {
+        let mut notes = Vec::new();
+        if let Some(broken) = result.broken_chains {
+            notes.push(format!("{broken} broken chains"));
+        }
+        if let Some(ratio) = result.ratio_to_login_ceiling {
+            notes.push(format!(
+                "{ratio:.2}× the argon2 ceiling ({:.1}/s)",
+                self.argon2.login_ceiling_per_s
+            ));
+        }
+        if result.calls.len() > 1 {
+            let total = result.stats.requests.max(1) as f64;
+            let mix: Vec<String> = result
+                .calls
+                .iter()
+                .map(|call| {
+                    format!(
+                        "{:?} {:.1}% p99 {:.1} ms",
+                        call.call,
+                        100.0 * call.stats.requests as f64 / total,
+                        call.stats.p99_ms
+                    )
+                    .to_lowercase()
+                })
+                .collect();
+            notes.push(mix.join(", "));
+        }
+        notes.join("; ")
+    }
+
+    /// Writes the JSON report, creating its directory.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}

@@ -1,0 +1,354 @@
+//! The scenarios: what each virtual client sends, in a loop, for a fixed time.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::body::Bytes;
+use serde::Serialize;
+use serde_json::json;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::client::{Connection, Session, json_body};
+
+/// A workload, run at fixed concurrency for a fixed time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// `GET /healthz`: the HTTP stack alone, the baseline of every ratio.
+    Healthz,
+    /// `POST /token/verify` of an access token.
+    Verify,
+    /// `GET /me` with a bearer access token.
+    Me,
+    /// `POST /token/refresh`: each client rotates its own chain.
+    Refresh,
+    /// `POST /token`: argon2-bound by design.
+    Login,
+    /// A single-page app: many `me` per refresh, a login and a logout per session.
+    Mixed,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run.
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Healthz,
+        Scenario::Verify,
+        Scenario::Me,
+        Scenario::Refresh,
+        Scenario::Login,
+        Scenario::Mixed,
+    ];
+
+    /// The name used in the table and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthz => "healthz",
+            Scenario::Verify => "verify",
+            Scenario::Me => "me",
+            Scenario::Refresh => "refresh",
+            Scenario::Login => "login",
+            Scenario::Mixed => "mixed",
+        }
+    }
+
+    fn needs_session(self) -> bool {
+        !matches!(self, Scenario::Healthz | Scenario::Login)
+    }
+}
+
+/// One kind of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Call {
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /me`.
+    Me,
+    /// `POST /token/verify`.
+    Verify,
+    /// `POST /token/refresh`.
+    Refresh,
+    /// `POST /token`.
+    Login,
+    /// `POST /logout`.
+    Logout,
+}
+
+impl Call {
+    /// Every kind, in index order.
+    pub const ALL: [Call; 6] = [
+        Call::Healthz,
+        Call::Me,
+        Call::Verify,
+        Call::Refresh,
+        Call::Login,
+        Call::Logout,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The proportions of the `mixed` scenario.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Mix {
+    /// `GET /me` requests between two refreshes.
+    pub me_per_refresh: u32,
+    /// Refreshes between a login and its logout.
+    pub refreshes_per_session: u32,
+}
+
+/// How hard and how long to drive one scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// The server.
+    pub address: SocketAddr,
+    /// Virtual clients, each on its own keep-alive connection.
+    pub concurrency: usize,
+    /// Time before measuring starts (connections warm, caches filled).
+    pub warmup: Duration,
+    /// Time measured.
+    pub duration: Duration,
+    /// The `mixed` proportions.
+    pub mix: Mix,
+}
+
+/// A user the virtual clients log in as.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// What the virtual clients measured, merged.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Latencies in microseconds, per `Call` index.
+    pub latencies: [Vec<u32>; 6],
+    /// Non-2xx replies and transport errors, per `Call` index.
+    pub errors: [u64; 6],
+    /// Refresh chains that broke: a rotation refused or lost, so the client logged in again.
+    pub broken_chains: u64,
+}
+
+impl Tally {
+    fn record(&mut self, call: Call, elapsed: Duration, success: bool) {
+        let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
+        self.latencies[call.index()].push(micros);
+        if !success {
+            self.errors[call.index()] += 1;
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        for (mine, theirs) in self.latencies.iter_mut().zip(other.latencies) {
+            mine.extend(theirs);
+        }
+        for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
+            *mine += theirs;
+        }
+        self.broken_chains += other.broken_chains;
+    }
+}
+
+/// One virtual client: a connection, a user, and where it is in its workload.
+struct VirtualClient {
+    address: SocketAddr,
+    connection: Connection,
+    login_body: Bytes,
+    session: Option<Session>,
+    me_done: u32,
+    refreshes_done: u32,
+}
+
+impl VirtualClient {
+    async fn connect(address: SocketAddr, credentials: &Credentials) -> anyhow::Result<Self> {
+        Ok(Self {
+            address,
+            connection: Connection::open(address).await?,
+            login_body: json_body(
+                &json!({ "username": credentials.username, "password": credentials.password }),
+            )?,
+            session: None,
+            me_done: 0,
+            refreshes_done: 0,
+        })
+    }
+
+    /// Logs in outside any measurement: set-up, or recovery from a broken chain.
+    async fn log_in(&mut self) -> anyhow::Result<()> {
+        let reply = self
+            .connection
+            .post_json("/token", self.login_body.clone())
+            .await?;
+        anyhow::ensure!(
+            reply.status.is_success(),
+            "login failed with {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        self.session = Some(Session::from_reply(&reply)?);
+        Ok(())
+    }
+
+    fn next_call(&self, scenario: Scenario, mix: Mix) -> Call {
+        match scenario {
+            Scenario::Healthz => Call::Healthz,
+            Scenario::Verify => Call::Verify,
+            Scenario::Me => Call::Me,
+            Scenario::Refresh => Call::Refresh,
+            Scenario::Login => Call::Login,
+            Scenario::Mixed => match &self.session {
+                None => Call::Login,
+                Some(_) if self.me_done < mix.me_per_refresh => Call::Me,
+                Some(_) if self.refreshes_done < mix.refreshes_per_session => Call::Refresh,
+                Some(_) => Call::Logout,
+            },
+        }
+    }
+
+    /// Sends one request; `Ok(false)` for a non-2xx reply.
+    async fn perform(&mut self, call: Call) -> anyhow::Result<bool> {
+        let session = self.session.as_ref();
+        let missing = || anyhow::anyhow!("{call:?} needs a session");
+        let reply = match call {
+            Call::Healthz => self.connection.get("/healthz", None).await?,
+            Call::Me => {
+                let bearer = &session.ok_or_else(missing)?.bearer;
+                self.connection.get("/me", Some(bearer)).await?
+            }
+            Call::Verify => {
+                let body = session.ok_or_else(missing)?.verify_body.clone();
+                self.connection.post_json("/token/verify", body).await?
+            }
+            Call::Refresh => {
+                let body = session.ok_or_else(missing)?.refresh_body.clone();
+                self.connection.post_json("/token/refresh", body).await?
+            }
+            Call::Logout => {
+                let body = session.ok_or_else(missing)?.refresh_body.clone();
+                self.connection.post_json("/logout", body).await?
+            }
+            Call::Login => {
+                self.connection
+                    .post_json("/token", self.login_body.clone())
+                    .await?
+            }
+        };
+        if !reply.status.is_success() {
+            return Ok(false);
+        }
+        match call {
+            // Every rotation uses the token the previous one returned.
+            Call::Refresh | Call::Login => self.session = Some(Session::from_reply(&reply)?),
+            Call::Logout => self.session = None,
+            Call::Healthz | Call::Me | Call::Verify => {}
+        }
+        Ok(true)
+    }
+
+    /// Moves the `mixed` cycle on after a request, whatever its outcome.
+    fn advance(&mut self, call: Call) {
+        match call {
+            Call::Login => {
+                self.me_done = 0;
+                self.refreshes_done = 0;
+            }
+            Call::Me => self.me_done += 1,
+            Call::Refresh => {
+                self.me_done = 0;
+                self.refreshes_done += 1;
+            }
+            Call::Logout => self.session = None,
+            Call::Healthz | Call::Verify => {}
+        }
+    }
+
+    async fn drive(
+        mut self,
+        scenario: Scenario,
+        mix: Mix,
+        measure_from: Instant,
+        deadline: Instant,
+    ) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        loop {
+            let call = self.next_call(scenario, mix);
+            let started = Instant::now();
+            if started >= deadline {
+                return Ok(tally);
+            }
+            let outcome = self.perform(call).await;
+            if started >= measure_from {
+                tally.record(call, started.elapsed(), matches!(outcome, Ok(true)));
+            }
+            let failed = !matches!(outcome, Ok(true));
+            if outcome.is_err() {
+                // The connection may be dead; a fresh one replaces it, as a browser would.
+                self.connection = Connection::open(self.address).await?;
+            }
+            if failed && call == Call::Refresh {
+                // Whether or not the server rotated, this client no longer holds a token
+                // it can trust: the chain is broken, and a new login starts another.
+                tally.broken_chains += 1;
+                self.log_in().await?;
+            }
+            self.advance(call);
+        }
+    }
+}
+
+/// Runs one scenario: connects (and logs in) every client first, then lets them all loop
+/// until the deadline, measuring only after the warm-up.
+///
+/// # Errors
+/// When set-up fails, or a client cannot recover (the server is gone).
+pub async fn run(scenario: Scenario, load: Load, users: &[Credentials]) -> anyhow::Result<Tally> {
+    anyhow::ensure!(
+        users.len() >= load.concurrency,
+        "{} users for {} clients",
+        users.len(),
+        load.concurrency
+    );
+    let mut setup = JoinSet::new();
+    for (index, credentials) in users.iter().take(load.concurrency).enumerate() {
+        let credentials = credentials.clone();
+        let address = load.address;
+        let mix = load.mix;
+        setup.spawn(async move {
+            let mut client = VirtualClient::connect(address, &credentials).await?;
+            if scenario.needs_session() {
+                client.log_in().await?;
+            }
+            if scenario == Scenario::Mixed {
+                // Spread the clients over the cycle so that logins do not come in a burst.
+                let clients = u32::try_from(load.concurrency.max(1)).unwrap_or(u32::MAX);
+                let index = u32::try_from(index).unwrap_or(0);
+                client.me_done = index % mix.me_per_refresh.max(1);
+                client.refreshes_done = index * mix.refreshes_per_session / clients;
+            }
+            anyhow::Ok(client)
+        });
+    }
+    let mut clients = Vec::with_capacity(load.concurrency);
+    while let Some(joined) = setup.join_next().await {
+        clients.push(joined.context("a set-up task panicked")??);
+    }
+
+    let measure_from = Instant::now() + load.warmup;
+    let deadline = measure_from + load.duration;
+    let mut running = JoinSet::new();
+    for client in clients {
+        running.spawn(client.drive(scenario, load.mix, measure_from, deadline));
+    }
+    let mut tally = Tally::default();
+    while let Some(joined) = running.join_next().await {
+        tally.merge(joined.context("a client task panicked")??);
+    }
+    Ok(tally)
+}

@@ -1,0 +1,94 @@
+//! Criterion micro-benchmarks of the token work on jwtd's hot paths, per algorithm: minting
+//! an access token (`/token/refresh`), minting a refresh/access pair as a rotation does,
+//! verifying (`/token/verify`, `/me`, `/token/refresh`) and hashing a token for storage.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "set-up with fixed inputs: a failure must abort the benchmark"
+)]
+
+use std::hint::black_box;
+
+use auth_core::{
+    Algorithm, FamilyId, Jti, Keys, RefreshSpec, TokenCodec, TokenHash, TokenKind, TokenSettings,
+    UserId,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// A fixed clock: every token is minted and verified at this instant.
+const NOW: i64 = 1_750_000_000;
+
+fn codec(algorithm: Algorithm) -> TokenCodec {
+    let keys = Keys::hmac(algorithm, b"a benchmark signing key of 32 bytes").unwrap();
+    TokenCodec::new(TokenSettings::default(), keys)
+}
+
+fn tokens(c: &mut Criterion) {
+    // The asymmetric algorithms join here once auth-core has them (issue 4).
+    algorithm_benches(c, Algorithm::HS256);
+}
+
+fn algorithm_benches(c: &mut Criterion, algorithm: Algorithm) {
+    let codec = codec(algorithm);
+    let jti = Jti::from_random_bytes([1; 16]);
+    let family = FamilyId::from_random_bytes([2; 16]);
+    let spec = RefreshSpec {
+        jti: &jti,
+        user: UserId(42),
+        family: &family,
+        iat: NOW,
+        exp: NOW + 86_400,
+    };
+    let refresh = codec.mint_refresh(&spec).unwrap();
+    let refresh_claims = codec.refresh_claims(&spec);
+    let access = codec
+        .mint_access(&refresh_claims, &Jti::from_random_bytes([3; 16]), NOW)
+        .unwrap();
+
+    let mut group = c.benchmark_group(algorithm.as_str());
+    group.bench_function("mint_access", |b| {
+        b.iter(|| {
+            codec
+                .mint_access(black_box(&refresh_claims), &jti, NOW)
+                .unwrap()
+        });
+    });
+    // What one rotation signs and hashes: the successor's id, the refresh token, its
+    // SHA-256 for storage, and an access token from its claims.
+    group.bench_function("mint_pair", |b| {
+        b.iter(|| {
+            let successor = codec.keys().successor_jti(black_box(&jti));
+            let spec = RefreshSpec {
+                jti: &successor,
+                ..spec.clone()
+            };
+            let refresh = codec.mint_refresh(&spec).unwrap();
+            let hash = TokenHash::of(&refresh);
+            let access = codec
+                .mint_access(&codec.refresh_claims(&spec), &jti, NOW)
+                .unwrap();
+            (refresh, hash, access)
+        });
+    });
+    group.bench_function("verify_access", |b| {
+        b.iter(|| {
+            codec
+                .verify(black_box(&access), Some(TokenKind::Access), NOW)
+                .unwrap()
+        });
+    });
+    group.bench_function("verify_refresh", |b| {
+        b.iter(|| {
+            codec
+                .verify(black_box(&refresh), Some(TokenKind::Refresh), NOW)
+                .unwrap()
+        });
+    });
+    group.bench_function("token_hash", |b| {
+        b.iter(|| TokenHash::of(black_box(&refresh)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens);
+criterion_main!(benches);
