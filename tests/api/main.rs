@@ -7,10 +7,14 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
+mod bodies;
+mod claims;
 mod logout;
 mod me;
+mod rotation;
 mod scale_out;
 mod smoke;
+mod storage;
 mod token_obtain;
 mod token_refresh;
 mod token_verify;

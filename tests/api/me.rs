@@ -75,8 +75,7 @@ async fn me_refuses_an_access_token_from_the_second_it_expires(backend: Backend)
     let app = TestApp::spawn(backend).await;
     let (_, access) = app.alice().await;
     app.clock.advance(299);
-    let response = app.get_authed("/me", &access).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    app.get_authed("/me", &access).await.assert_ok();
     app.clock.advance(1);
     app.get_authed("/me", &access)
         .await

@@ -10,8 +10,7 @@ async fn refresh_returns_a_new_access_and_a_rotated_refresh(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (refresh, _) = app.alice().await;
     app.clock.advance(60);
-    let response = app.refresh(&refresh).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    let response = app.refresh(&refresh).await.assert_ok();
     let keys: Vec<&String> = response.json.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["access", "refresh"], "simplejwt sends access first");
     let old = claims(&refresh);
@@ -22,8 +21,7 @@ async fn refresh_returns_a_new_access_and_a_rotated_refresh(backend: Backend) {
     assert_eq!(new["user_id"], old["user_id"]);
     let me = app.get_authed("/me", &response.str("access")).await;
     me.assert(StatusCode::OK, r#"{"id":1,"username":"alice"}"#);
-    let next = app.refresh(&response.str("refresh")).await;
-    assert_eq!(next.status, StatusCode::OK, "{}", next.text);
+    app.refresh(&response.str("refresh")).await.assert_ok();
 }
 
 async fn refresh_refuses_tokens_it_cannot_verify_with_simplejwts_messages(backend: Backend) {
@@ -53,8 +51,7 @@ async fn refresh_refuses_tokens_it_cannot_verify_with_simplejwts_messages(backen
         app.refresh(&token).await.assert_token_not_valid(detail);
     }
     // None of the refusals touched the real token.
-    let response = app.refresh(&refresh).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    app.refresh(&refresh).await.assert_ok();
 }
 
 async fn refresh_is_refused_from_the_second_the_token_expires(backend: Backend) {
@@ -62,8 +59,7 @@ async fn refresh_is_refused_from_the_second_the_token_expires(backend: Backend) 
     let (refresh, _) = app.alice().await;
     let second = app.login("alice", "wonderland").await.str("refresh");
     app.clock.advance(86_399);
-    let response = app.refresh(&refresh).await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    app.refresh(&refresh).await.assert_ok();
     app.clock.advance(1);
     app.refresh(&second)
         .await
@@ -81,8 +77,7 @@ async fn refresh_for_an_inactive_or_deleted_user_finds_no_account(backend: Backe
         app.refresh(&refresh).await.assert_401(NO_ACCOUNT_FOR_TOKEN);
         // The refusal changed nothing: the same token works once the user is back.
         app.set_active(1, true).await;
-        let response = app.refresh(&refresh).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        app.refresh(&refresh).await.assert_ok();
 
         let bob = app.create_user("bob", "builder").await;
         let bobs = app.login("bob", "builder").await.str("refresh");
@@ -103,15 +98,14 @@ async fn refresh_with_a_logged_out_token_is_blacklisted(backend: Backend) {
 async fn refresh_ignores_the_authorization_header(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (refresh, _) = app.alice().await;
-    let response = app
-        .request(
-            axum::http::Method::POST,
-            "/token/refresh",
-            integration_tests::Send::Json(json!({ "refresh": refresh })),
-            &[("authorization", "Bearer not-a-token")],
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    app.request(
+        axum::http::Method::POST,
+        "/token/refresh",
+        integration_tests::Send::Json(json!({ "refresh": refresh })),
+        &[("authorization", "Bearer not-a-token")],
+    )
+    .await
+    .assert_ok();
 }
 
 backend_tests!(

@@ -300,6 +300,13 @@ impl TestResponse {
             .map(|value| value.to_str().unwrap_or_default().to_owned())
     }
 
+    /// Asserts a 200, showing the body if not; returns the response for reading.
+    #[track_caller]
+    pub fn assert_ok(self) -> Self {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        self
+    }
+
     /// Asserts the status and the exact body text.
     #[track_caller]
     pub fn assert(&self, status: StatusCode, body: &str) {
