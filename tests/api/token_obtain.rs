@@ -1,7 +1,7 @@
 //! `POST /token`.
 
 use axum::http::StatusCode;
-use integration_tests::{Backend, TestApp, backend_tests, claims, json};
+use integration_tests::{Backend, T0, TestApp, backend_tests, claims, json};
 
 async fn login_returns_a_refresh_and_access_pair(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -57,7 +57,27 @@ async fn wrong_password_unknown_user_and_inactive_user_get_the_same_401(backend:
     }
 }
 
+async fn last_login_is_recorded_on_login_only_when_configured(backend: Backend) {
+    const LAST_LOGIN: &str = "SELECT COUNT(*) FROM users WHERE last_login IS NOT NULL";
+    let app = TestApp::spawn(backend.clone()).await;
+    app.alice().await;
+    assert_eq!(
+        app.count(LAST_LOGIN).await,
+        0,
+        "UPDATE_LAST_LOGIN is off by default"
+    );
+
+    let app = TestApp::spawn_with(backend, |config| config.http.update_last_login = true).await;
+    let (refresh, _) = app.alice().await;
+    let at = format!("SELECT COUNT(*) FROM users WHERE last_login = {T0}");
+    assert_eq!(app.count(&at).await, 1);
+    app.clock.advance(60);
+    app.refresh(&refresh).await.assert_ok();
+    assert_eq!(app.count(&at).await, 1, "a refresh is not a login");
+}
+
 backend_tests!(
     login_returns_a_refresh_and_access_pair,
+    last_login_is_recorded_on_login_only_when_configured,
     wrong_password_unknown_user_and_inactive_user_get_the_same_401,
 );

@@ -86,6 +86,27 @@ async fn refresh_for_an_inactive_or_deleted_user_finds_no_account(backend: Backe
     }
 }
 
+async fn refresh_checks_the_blacklist_before_the_user(backend: Backend) {
+    // simplejwt verifies the token (blacklist included) before it looks up the user.
+    let app = TestApp::spawn(backend).await;
+    let (refresh, _) = app.alice().await;
+    app.logout(&refresh).await.assert(StatusCode::OK, "{}");
+    app.delete_user(1).await;
+    app.refresh(&refresh)
+        .await
+        .assert_token_not_valid("Token is blacklisted");
+}
+
+async fn refresh_for_an_inactive_user_works_when_activity_is_not_checked(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.http.check_user_is_active = false;
+    })
+    .await;
+    let (refresh, _) = app.alice().await;
+    app.set_active(1, false).await;
+    app.refresh(&refresh).await.assert_ok();
+}
+
 async fn refresh_with_a_logged_out_token_is_blacklisted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (refresh, _) = app.alice().await;
@@ -114,5 +135,7 @@ backend_tests!(
     refresh_is_refused_from_the_second_the_token_expires,
     refresh_for_an_inactive_or_deleted_user_finds_no_account,
     refresh_with_a_logged_out_token_is_blacklisted,
+    refresh_checks_the_blacklist_before_the_user,
+    refresh_for_an_inactive_user_works_when_activity_is_not_checked,
     refresh_ignores_the_authorization_header,
 );
