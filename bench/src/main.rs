@@ -213,10 +213,15 @@ async fn measure(
         load.concurrency,
         load.duration
     );
-    let (tally, peak_rss_kib) = server
-        .peak_rss_during(scenario::run(scenario, load, users))
+    let context = || format!("{backend} {}", scenario.name());
+    // Set-up logins are left out of the memory peak: it is the load's own.
+    let prepared = scenario::prepare(scenario, load, users)
         .await
-        .with_context(|| format!("{backend} {}", scenario.name()))?;
+        .with_context(context)?;
+    let (tally, peak_rss_kib) = server
+        .peak_rss_during(prepared.run())
+        .await
+        .with_context(context)?;
     let result = ScenarioResult::new(
         backend,
         scenario,

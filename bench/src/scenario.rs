@@ -303,12 +303,22 @@ impl VirtualClient {
     }
 }
 
-/// Runs one scenario: connects (and logs in) every client first, then lets them all loop
-/// until the deadline, measuring only after the warm-up.
+/// A scenario's clients, connected (and logged in) and ready to go.
+pub struct Prepared {
+    scenario: Scenario,
+    load: Load,
+    clients: Vec<VirtualClient>,
+}
+
+/// Connects (and logs in) every client of a scenario, outside any measurement.
 ///
 /// # Errors
-/// When set-up fails, or a client cannot recover (the server is gone).
-pub async fn run(scenario: Scenario, load: Load, users: &[Credentials]) -> anyhow::Result<Tally> {
+/// When a client cannot connect or log in.
+pub async fn prepare(
+    scenario: Scenario,
+    load: Load,
+    users: &[Credentials],
+) -> anyhow::Result<Prepared> {
     anyhow::ensure!(
         users.len() >= load.concurrency,
         "{} users for {} clients",
@@ -339,16 +349,29 @@ pub async fn run(scenario: Scenario, load: Load, users: &[Credentials]) -> anyho
     while let Some(joined) = setup.join_next().await {
         clients.push(joined.context("a set-up task panicked")??);
     }
+    Ok(Prepared {
+        scenario,
+        load,
+        clients,
+    })
+}
 
-    let measure_from = Instant::now() + load.warmup;
-    let deadline = measure_from + load.duration;
-    let mut running = JoinSet::new();
-    for client in clients {
-        running.spawn(client.drive(scenario, load.mix, measure_from, deadline));
+impl Prepared {
+    /// Lets every client loop until the deadline, measuring only after the warm-up.
+    ///
+    /// # Errors
+    /// When a client cannot recover from an error (the server is gone).
+    pub async fn run(self) -> anyhow::Result<Tally> {
+        let measure_from = Instant::now() + self.load.warmup;
+        let deadline = measure_from + self.load.duration;
+        let mut running = JoinSet::new();
+        for client in self.clients {
+            running.spawn(client.drive(self.scenario, self.load.mix, measure_from, deadline));
+        }
+        let mut tally = Tally::default();
+        while let Some(joined) = running.join_next().await {
+            tally.merge(joined.context("a client task panicked")??);
+        }
+        Ok(tally)
     }
-    let mut tally = Tally::default();
-    while let Some(joined) = running.join_next().await {
-        tally.merge(joined.context("a client task panicked")??);
-    }
-    Ok(tally)
 }
