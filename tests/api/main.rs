@@ -7,12 +7,16 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
+mod access_revocation;
 mod bodies;
 mod claims;
+mod cli;
+mod families;
 mod logout;
 mod me;
 mod rotation;
 mod scale_out;
+mod sessions;
 mod smoke;
 mod storage;
 mod token_obtain;

@@ -334,6 +334,18 @@ impl TestResponse {
         self.assert_401(&json!({ "detail": detail, "code": "token_not_valid" }).to_string());
     }
 
+    /// Asserts a refused refresh token: simplejwt's 401 "Token is blacklisted", with jwtd's
+    /// machine-readable `reason` in the `x-jwtd-reason` header.
+    #[track_caller]
+    pub fn assert_blacklisted(&self, reason: &str) {
+        self.assert_token_not_valid("Token is blacklisted");
+        assert_eq!(
+            self.header("x-jwtd-reason").as_deref(),
+            Some(reason),
+            "x-jwtd-reason"
+        );
+    }
+
     /// Asserts `JWTAuthentication`'s refusal of a Bearer token: 401 with one `messages` entry
     /// for `AccessToken` carrying `message`.
     #[track_caller]
@@ -468,14 +480,14 @@ impl TestApp {
 
     /// GETs with a Bearer access token.
     pub async fn get_authed(&self, path: &str, access: &str) -> TestResponse {
+        self.send_authed(Method::GET, path, access).await
+    }
+
+    /// Sends `method` to `path` with no body and a Bearer access token.
+    pub async fn send_authed(&self, method: Method, path: &str, access: &str) -> TestResponse {
         let header = format!("Bearer {access}");
-        self.request(
-            Method::GET,
-            path,
-            Send::Empty,
-            &[("authorization", &header)],
-        )
-        .await
+        self.request(method, path, Send::Empty, &[("authorization", &header)])
+            .await
     }
 
     /// Creates an active user and returns its id.

@@ -18,7 +18,8 @@ pub use error::{Refusal, Revocation, TokenError};
 pub use keys::{Algorithm, KeyError, Keys};
 pub use password::{PasswordError, PasswordHasher};
 pub use rotation::{
-    BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState, decide_refresh,
+    BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState,
+    blacklisted_refusal, decide_refresh,
 };
 pub use settings::TokenSettings;
 pub use types::{FamilyId, Jti, TokenHash, UserId};

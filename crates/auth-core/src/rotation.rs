@@ -75,15 +75,10 @@ pub fn decide_refresh(
     settings: &TokenSettings,
 ) -> RefreshDecision {
     if let Some(entry) = stored.blacklisted {
-        if stored.family.revoked {
-            return RefreshDecision::Reject(TokenError::Blacklisted(match entry.reason {
-                Revocation::Rotated => Refusal::FamilyRevoked,
-                other => Refusal::Revoked(other),
-            }));
-        }
-        if entry.reason != Revocation::Rotated {
-            return RefreshDecision::Reject(TokenError::Blacklisted(Refusal::Revoked(
-                entry.reason,
+        if stored.family.revoked || entry.reason != Revocation::Rotated {
+            return RefreshDecision::Reject(TokenError::Blacklisted(blacklisted_refusal(
+                entry,
+                stored.family.revoked,
             )));
         }
         let in_grace = now < entry.at.saturating_add(secs(settings.rotation_grace));
@@ -107,6 +102,19 @@ pub fn decide_refresh(
         .saturating_add(secs(settings.refresh_token_lifetime))
         .min(stored.family.expires_at);
     RefreshDecision::Rotate { successor_exp }
+}
+
+/// Why a blacklisted token is refused, for machines.
+///
+/// `ReuseDetected` names only the request that detected a reuse. Every other token of the
+/// family it revoked (the legitimate holder's newest one among them) and any rotated token
+/// of a revoked family read `FamilyRevoked`; any other token reads its own reason.
+pub fn blacklisted_refusal(entry: BlacklistEntry, family_revoked: bool) -> Refusal {
+    match entry.reason {
+        Revocation::ReuseDetected => Refusal::FamilyRevoked,
+        Revocation::Rotated if family_revoked => Refusal::FamilyRevoked,
+        other => Refusal::Revoked(other),
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +239,20 @@ mod tests {
     fn a_token_of_a_revoked_family_is_refused_without_further_revocation() {
         let mut stored = rotated_at(NOW);
         stored.family.revoked = true;
+        assert_eq!(
+            decide_refresh(&stored, NOW + 1, &settings(10)),
+            RefreshDecision::Reject(TokenError::Blacklisted(Refusal::FamilyRevoked))
+        );
+    }
+
+    #[test]
+    fn the_newest_token_of_a_family_revoked_for_reuse_says_family_revoked() {
+        let mut stored = live();
+        stored.family.revoked = true;
+        stored.blacklisted = Some(BlacklistEntry {
+            reason: Revocation::ReuseDetected,
+            at: NOW,
+        });
         assert_eq!(
             decide_refresh(&stored, NOW + 1, &settings(10)),
             RefreshDecision::Reject(TokenError::Blacklisted(Refusal::FamilyRevoked))

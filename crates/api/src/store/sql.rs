@@ -5,13 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auth_core::{
     BlacklistEntry, FamilyId, FamilyState, Jti, RefreshDecision, RefreshSpec, Refusal, Revocation,
-    StoredRefresh, SuccessorState, TokenCodec, TokenError, TokenHash, UserId, decide_refresh,
+    StoredRefresh, SuccessorState, TokenCodec, TokenError, TokenHash, UserId, blacklisted_refusal,
+    decide_refresh,
 };
 use entity::{auth_events, blacklisted_tokens, outstanding_tokens, token_families};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::{Flushed, NewSession, Presented, Rotated, Session, TokenStore};
@@ -86,6 +87,21 @@ enum Step {
 const MAX_ATTEMPTS: usize = 3;
 
 impl SqlStore {
+    /// Begins a write transaction. On MySQL at READ COMMITTED: under its default REPEATABLE
+    /// READ, plain reads after `SELECT ... FOR UPDATE` still see the snapshot taken by the
+    /// transaction's first read, before the family lock was granted, so a rotation that
+    /// waited for the lock would not see the rotation that held it. PostgreSQL's default is
+    /// READ COMMITTED already; SQLite has a single writer.
+    async fn begin(&self) -> Result<DatabaseTransaction, ApiError> {
+        let isolation =
+            (self.db.backend() == DbBackend::MySql).then_some(IsolationLevel::ReadCommitted);
+        self.db
+            .write
+            .begin_with_config(isolation, None)
+            .await
+            .map_err(classify)
+    }
+
     /// Loads the token, its family (locked for the rest of the transaction on databases
     /// with row locks, so that everything done to one family is serialized) and its
     /// blacklist row. An unknown id or a hash mismatch is `Token is invalid`.
@@ -349,7 +365,7 @@ impl SqlStore {
     ) -> Result<Rotated, ApiError> {
         let mut last = None;
         for _ in 0..MAX_ATTEMPTS {
-            let txn = self.db.write.begin().await.map_err(classify)?;
+            let txn = self.begin().await?;
             let mut revoked = Vec::new();
             let outcome = match operation {
                 Operation::Rotate => {
@@ -549,7 +565,8 @@ impl TokenStore for SqlStore {
     async fn check_refresh(&self, presented: Presented<'_>, now: i64) -> Result<(), ApiError> {
         let loaded = self.load(&self.db.read, &presented, false).await?;
         if let Some(entry) = loaded.blacklisted {
-            return Err(TokenError::Blacklisted(Refusal::Revoked(entry.reason)).into());
+            let family_revoked = loaded.family.revoked_at.is_some();
+            return Err(TokenError::Blacklisted(blacklisted_refusal(entry, family_revoked)).into());
         }
         if loaded.family.revoked_at.is_some() {
             return Err(TokenError::Blacklisted(Refusal::FamilyRevoked).into());
