@@ -379,10 +379,14 @@ async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<E
             let found = find_user(&db, &user).await?;
             let user_id = UserId(found.id);
             if all {
-                let ended = state
-                    .store
-                    .revoke_user_families(user_id, Revocation::Admin, now)
-                    .await?;
+                let ended = revoke_all(
+                    config,
+                    &db,
+                    user_id,
+                    Revocation::Admin,
+                    EventKind::LogoutAll,
+                )
+                .await?;
                 println!("{ended} session(s) revoked");
             } else if let Some(id) = id {
                 let family = FamilyId::new(id);
