@@ -44,6 +44,8 @@ pub struct Database {
     pub write: DatabaseConnection,
     /// Connections for reads outside transactions.
     pub read: DatabaseConnection,
+    /// The database file, for SQLite on disk.
+    pub sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Database {
@@ -51,6 +53,14 @@ impl Database {
     pub fn backend(&self) -> DbBackend {
         self.write.get_database_backend()
     }
+}
+
+/// The file of a `sqlite://path` or `sqlite:path` URL (query string removed).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 /// Whether `url` names a SQLite database.
@@ -72,7 +82,16 @@ pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
         } else {
             Connector::connect(sqlite_options(options, options.max_connections.max(1))).await?
         };
-        return Ok(Database { write, read });
+        let sqlite_file = if in_memory {
+            None
+        } else {
+            sqlite_file(&options.url)
+        };
+        return Ok(Database {
+            write,
+            read,
+            sqlite_file,
+        });
     }
     let mut connect = ConnectOptions::new(options.url.clone());
     connect
@@ -92,6 +111,7 @@ pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
     Ok(Database {
         write: pool.clone(),
         read: pool,
+        sqlite_file: None,
     })
 }
 

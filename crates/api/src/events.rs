@@ -67,11 +67,9 @@ pub struct Event<'a> {
     pub at: i64,
 }
 
-/// Logs the event and stores it.
-///
-/// # Errors
-/// The database error.
-pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
+/// Writes the event to the log (target `jwtd::security`): warnings for reuse and failed
+/// logins, information otherwise.
+pub fn log(event: &Event<'_>) {
     let user_id = event.user.map(|user| user.0);
     let family_id = event.family.map(FamilyId::as_str);
     if event.kind == EventKind::ReuseDetected || event.kind == EventKind::LoginFailed {
@@ -95,6 +93,16 @@ pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), D
             "security event"
         );
     }
+}
+
+/// Logs the event and stores it.
+///
+/// # Errors
+/// The database error.
+pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
+    log(&event);
+    let user_id = event.user.map(|user| user.0);
+    let family_id = event.family.map(FamilyId::as_str);
     auth_events::ActiveModel {
         at: Set(event.at),
         kind: Set(event.kind.as_str().to_owned()),

@@ -4,6 +4,7 @@
 //! production implementation, `SqlStore`, serves SQLite, PostgreSQL and MySQL.
 
 mod sql;
+mod sqlite_writer;
 
 use async_trait::async_trait;
 use auth_core::{FamilyId, Jti, Revocation, TokenHash, UserId};
@@ -12,6 +13,16 @@ use crate::error::ApiError;
 use crate::events::Client;
 
 pub use sql::SqlStore;
+pub use sqlite_writer::SqliteRotator;
+
+/// Until when access tokens of a family revoked at `now` may still be presented: the
+/// revocation time plus the access lifetime and the leeway.
+pub(crate) fn revocation_deadline(settings: &auth_core::TokenSettings, now: i64) -> i64 {
+    let seconds =
+        |duration: std::time::Duration| i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_add(seconds(settings.access_token_lifetime))
+        .saturating_add(seconds(settings.leeway))
+}
 
 /// A refresh token presented by a client, after its signature and claims were verified.
 #[derive(Clone, Debug)]

@@ -12,10 +12,14 @@ use entity::{auth_events, blacklisted_tokens, outstanding_tokens, token_families
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
-use super::{Flushed, NewSession, Presented, Rotated, Session, TokenStore};
+use super::{
+    Flushed, NewSession, Presented, Rotated, Session, SqliteRotator, TokenStore,
+    revocation_deadline,
+};
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
@@ -30,6 +34,8 @@ pub struct SqlStore {
     codec: Arc<TokenCodec>,
     check_user_is_active: bool,
     revoked: Arc<RevokedSessions>,
+    /// For a SQLite file: the group-committing writer that carries out rotations.
+    rotator: Option<Arc<SqliteRotator>>,
 }
 
 impl SqlStore {
@@ -42,27 +48,34 @@ impl SqlStore {
         check_user_is_active: bool,
         revoked: Arc<RevokedSessions>,
     ) -> Self {
+        let rotator = db.sqlite_file.as_deref().and_then(|path| {
+            match SqliteRotator::start(
+                path,
+                Arc::clone(&codec),
+                check_user_is_active,
+                Arc::clone(&revoked),
+            ) {
+                Ok(rotator) => Some(Arc::new(rotator)),
+                Err(error) => {
+                    // Rotations still work through the pool, one transaction each.
+                    tracing::warn!(error = %error, "SQLite group commit is off");
+                    None
+                }
+            }
+        });
         Self {
             db,
             codec,
             check_user_is_active,
             revoked,
+            rotator,
         }
     }
 
     /// Adds committed revocations to the in-memory set, for as long as access tokens minted
     /// before them can live.
     fn note_revoked(&self, families: Vec<FamilyId>, now: i64) {
-        let settings = self.codec.settings();
-        let until = now
-            .saturating_add(
-                settings
-                    .access_token_lifetime
-                    .as_secs()
-                    .try_into()
-                    .unwrap_or(i64::MAX),
-            )
-            .saturating_add(settings.leeway.as_secs().try_into().unwrap_or(i64::MAX));
+        let until = revocation_deadline(self.codec.settings(), now);
         for family in families {
             self.revoked.revoke(family, until);
         }
@@ -92,12 +105,21 @@ impl SqlStore {
     /// transaction's first read, before the family lock was granted, so a rotation that
     /// waited for the lock would not see the rotation that held it. PostgreSQL's default is
     /// READ COMMITTED already; SQLite has a single writer.
+    ///
+    /// On SQLite, `BEGIN IMMEDIATE`: the transaction takes the write lock before its first
+    /// read, so it waits (up to the busy timeout) for the rotation writer instead of failing
+    /// with `SQLITE_BUSY` when it later upgrades from reading to writing.
     async fn begin(&self) -> Result<DatabaseTransaction, ApiError> {
-        let isolation =
-            (self.db.backend() == DbBackend::MySql).then_some(IsolationLevel::ReadCommitted);
+        let backend = self.db.backend();
+        let options = TransactionOptions {
+            isolation_level: (backend == DbBackend::MySql).then_some(IsolationLevel::ReadCommitted),
+            access_mode: None,
+            sqlite_transaction_mode: (backend == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+        };
         self.db
             .write
-            .begin_with_config(isolation, None)
+            .begin_with_options(options)
             .await
             .map_err(classify)
     }
@@ -508,7 +530,7 @@ async fn revoke_family(
 #[async_trait]
 impl TokenStore for SqlStore {
     async fn start_session(&self, session: NewSession<'_>) -> Result<(), ApiError> {
-        let txn = self.db.write.begin().await.map_err(classify)?;
+        let txn = self.begin().await?;
         token_families::ActiveModel {
             id: Set(session.family.as_str().to_owned()),
             user_id: Set(session.user.0),
@@ -558,6 +580,11 @@ impl TokenStore for SqlStore {
         client: &Client,
         now: i64,
     ) -> Result<Rotated, ApiError> {
+        if let Some(rotator) = &self.rotator {
+            return rotator
+                .rotate(presented.jti, presented.hash, presented.user, client, now)
+                .await;
+        }
         self.in_transaction(Operation::Rotate, &presented, client, now)
             .await
     }
@@ -612,7 +639,7 @@ impl TokenStore for SqlStore {
         reason: Revocation,
         now: i64,
     ) -> Result<u64, ApiError> {
-        let txn = self.db.write.begin().await.map_err(classify)?;
+        let txn = self.begin().await?;
         let families: Vec<String> = token_families::Entity::find()
             .select_only()
             .column(token_families::Column::Id)
@@ -639,7 +666,7 @@ impl TokenStore for SqlStore {
         reason: Revocation,
         now: i64,
     ) -> Result<bool, ApiError> {
-        let txn = self.db.write.begin().await.map_err(classify)?;
+        let txn = self.begin().await?;
         let found = token_families::Entity::find_by_id(family.as_str().to_owned())
             .filter(token_families::Column::UserId.eq(user.0))
             .filter(token_families::Column::RevokedAt.is_null())
@@ -720,7 +747,7 @@ impl TokenStore for SqlStore {
             if ids.is_empty() {
                 break;
             }
-            let txn = self.db.write.begin().await.map_err(classify)?;
+            let txn = self.begin().await?;
             blacklisted_tokens::Entity::delete_many()
                 .filter(blacklisted_tokens::Column::TokenId.is_in(ids.clone()))
                 .exec(&txn)

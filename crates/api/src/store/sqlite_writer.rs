@@ -1,0 +1,477 @@
+//! Group-committed rotations for SQLite.
+//!
+//! SQLite has one writer at a time, so rotations are serialized whatever we do; what costs
+//! is each statement's trip to a driver thread and each commit. Here one thread owns a
+//! write connection, takes every rotation waiting in its queue, runs each in a savepoint of
+//! one `BEGIN IMMEDIATE` transaction with cached prepared statements, commits once, and
+//! only then answers each request. A rotation that fails rolls back to its savepoint alone.
+//! The rules are the same `decide_refresh` as everywhere else, and the same unique
+//! `blacklisted_tokens.token_id` guards exactly-one-wins.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::{
+    BlacklistEntry, FamilyId, FamilyState, Jti, RefreshDecision, RefreshSpec, Refusal, Revocation,
+    StoredRefresh, SuccessorState, TokenCodec, TokenError, TokenHash, UserId, decide_refresh,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Rotated, revocation_deadline};
+use crate::error::ApiError;
+use crate::events::{self, Client, Event, EventKind};
+use crate::revocations::RevokedSessions;
+
+/// Most rotations committed together.
+const MAX_BATCH: usize = 256;
+/// Rotations waiting for the writer before senders wait too.
+const QUEUE: usize = 4096;
+
+/// One rotation for the writer thread.
+struct Job {
+    jti: Jti,
+    hash: TokenHash,
+    user: UserId,
+    client: Client,
+    now: i64,
+    reply: oneshot::Sender<Result<Rotated, ApiError>>,
+}
+
+/// What the writer needs besides its connection.
+struct Rules {
+    codec: Arc<TokenCodec>,
+    check_user_is_active: bool,
+    revoked: Arc<RevokedSessions>,
+}
+
+/// A handle to the writer thread; rotations sent here are group-committed.
+#[derive(Debug)]
+pub struct SqliteRotator {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SqliteRotator {
+    /// Opens a write connection to the SQLite file at `path` and starts the writer thread.
+    /// The thread ends when the last handle is dropped.
+    ///
+    /// # Errors
+    /// When the database cannot be opened.
+    pub fn start(
+        path: &Path,
+        codec: Arc<TokenCodec>,
+        check_user_is_active: bool,
+        revoked: Arc<RevokedSessions>,
+    ) -> Result<Self, ApiError> {
+        let connection = Connection::open(path).map_err(sqlite_error)?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite_error)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(sqlite_error)?;
+        connection.set_prepared_statement_cache_capacity(32);
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let rules = Rules {
+            codec,
+            check_user_is_active,
+            revoked,
+        };
+        std::thread::Builder::new()
+            .name("jwtd-sqlite-writer".to_owned())
+            .spawn(move || run(connection, queue, &rules))
+            .map_err(|error| {
+                ApiError::Internal(format!("cannot start the SQLite writer: {error}"))
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Rotates a refresh token; answers once the rotation is committed.
+    ///
+    /// # Errors
+    /// As `TokenStore::rotate`; 503 if the writer is gone.
+    pub async fn rotate(
+        &self,
+        jti: &Jti,
+        hash: TokenHash,
+        user: UserId,
+        client: &Client,
+        now: i64,
+    ) -> Result<Rotated, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            jti: jti.clone(),
+            hash,
+            user,
+            client: client.clone(),
+            now,
+            reply,
+        };
+        let gone =
+            || ApiError::Unavailable(sea_orm::DbErr::Custom("the SQLite writer stopped".into()));
+        self.jobs.send(job).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let answers = commit_batch(&mut connection, &batch, rules);
+        for (job, answer) in batch.drain(..).zip(answers) {
+            // The requester may have gone away; its rotation stands either way.
+            let _ = job.reply.send(answer);
+        }
+    }
+}
+
+/// One rotation's outcome, committed with its savepoint.
+enum Outcome {
+    Issued(Rotated),
+    Refused(ApiError),
+}
+
+/// Runs every job in one transaction and returns each answer; if the commit fails, every
+/// job is answered 503 and nothing was written.
+fn commit_batch(
+    connection: &mut Connection,
+    batch: &[Job],
+    rules: &Rules,
+) -> Vec<Result<Rotated, ApiError>> {
+    let unavailable =
+        |error: &rusqlite::Error| ApiError::Unavailable(sea_orm::DbErr::Custom(error.to_string()));
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
+    {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot begin a rotation batch");
+            return batch.iter().map(|_| Err(unavailable(&error))).collect();
+        }
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut revoked = Vec::new();
+    for job in batch {
+        let outcome = match transaction.savepoint() {
+            Ok(mut savepoint) => match rotate_one(&savepoint, job, rules, &mut revoked) {
+                Ok(outcome) => match savepoint.commit() {
+                    Ok(()) => Ok(outcome),
+                    Err(error) => Err(sqlite_error(error)),
+                },
+                Err(error) => {
+                    // Undo this rotation's partial writes only.
+                    let _ = savepoint.rollback();
+                    Err(error)
+                }
+            },
+            Err(error) => Err(sqlite_error(error)),
+        };
+        outcomes.push(outcome);
+    }
+    if let Err(error) = transaction.commit() {
+        tracing::warn!(error = %error, "cannot commit a rotation batch");
+        return batch.iter().map(|_| Err(unavailable(&error))).collect();
+    }
+    if let Some(now) = batch.first().map(|job| job.now) {
+        let until = revocation_deadline(rules.codec.settings(), now);
+        for family in revoked {
+            rules.revoked.revoke(family, until);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(Outcome::Issued(rotated)) => Ok(rotated),
+            Ok(Outcome::Refused(error)) | Err(error) => Err(error),
+        })
+        .collect()
+}
+
+/// What is stored about a presented token, read in one query.
+struct Loaded {
+    id: i64,
+    token_hash: String,
+    family: FamilyId,
+    family_revoked: bool,
+    family_expires_at: i64,
+    blacklisted: Option<BlacklistEntry>,
+}
+
+fn load(connection: &Connection, jti: &Jti) -> Result<Option<Loaded>, ApiError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT o.id, o.token_hash, o.family_id, f.revoked_at, f.expires_at, \
+                    b.reason, b.blacklisted_at \
+             FROM outstanding_tokens o \
+             JOIN token_families f ON f.id = o.family_id \
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
+             WHERE o.jti = ?1",
+        )
+        .map_err(sqlite_error)?;
+    statement
+        .query_row(params![jti.as_str()], |row| {
+            let reason: Option<String> = row.get(5)?;
+            let at: Option<i64> = row.get(6)?;
+            Ok(Loaded {
+                id: row.get(0)?,
+                token_hash: row.get(1)?,
+                family: FamilyId::new(row.get::<_, String>(2)?),
+                family_revoked: row.get::<_, Option<i64>>(3)?.is_some(),
+                family_expires_at: row.get(4)?,
+                blacklisted: reason.zip(at).map(|(reason, at)| BlacklistEntry {
+                    reason: Revocation::parse(&reason),
+                    at,
+                }),
+            })
+        })
+        .optional()
+        .map_err(sqlite_error)
+}
+
+/// The stored successor of a rotated token: its row and whether it is blacklisted.
+struct Successor {
+    jti: Jti,
+    issued_at: i64,
+    expires_at: i64,
+    token_hash: String,
+    blacklisted: bool,
+}
+
+fn successor(connection: &Connection, jti: &Jti) -> Result<Option<Successor>, ApiError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT s.created_at, s.expires_at, s.token_hash, \
+                    EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = s.id) \
+             FROM outstanding_tokens s WHERE s.jti = ?1",
+        )
+        .map_err(sqlite_error)?;
+    statement
+        .query_row(params![jti.as_str()], |row| {
+            Ok(Successor {
+                jti: jti.clone(),
+                issued_at: row.get(0)?,
+                expires_at: row.get(1)?,
+                token_hash: row.get(2)?,
+                blacklisted: row.get(3)?,
+            })
+        })
+        .optional()
+        .map_err(sqlite_error)
+}
+
+fn require_active_user(
+    connection: &Connection,
+    user: UserId,
+    rules: &Rules,
+) -> Result<(), ApiError> {
+    let mut statement = connection
+        .prepare_cached("SELECT is_active FROM users WHERE id = ?1")
+        .map_err(sqlite_error)?;
+    let active: Option<bool> = statement
+        .query_row(params![user.0], |row| row.get(0))
+        .optional()
+        .map_err(sqlite_error)?;
+    match active {
+        Some(active) if active || !rules.check_user_is_active => Ok(()),
+        _ => Err(ApiError::NoAccountForToken),
+    }
+}
+
+fn rotate_one(
+    connection: &Connection,
+    job: &Job,
+    rules: &Rules,
+    revoked: &mut Vec<FamilyId>,
+) -> Result<Outcome, ApiError> {
+    let settings = rules.codec.settings();
+    let loaded = load(connection, &job.jti)?.ok_or(TokenError::Invalid)?;
+    if TokenHash::from_hex(&loaded.token_hash) != Some(job.hash) {
+        return Err(TokenError::Invalid.into());
+    }
+    let successor_jti = rules.codec.keys().successor_jti(&job.jti);
+    let next = match loaded.blacklisted {
+        Some(entry) if entry.reason == Revocation::Rotated => {
+            successor(connection, &successor_jti)?
+        }
+        _ => None,
+    };
+    let stored = StoredRefresh {
+        family: FamilyState {
+            revoked: loaded.family_revoked,
+            expires_at: loaded.family_expires_at,
+        },
+        blacklisted: loaded.blacklisted,
+        successor: next.as_ref().map(|next| SuccessorState {
+            jti: next.jti.clone(),
+            issued_at: next.issued_at,
+            expires_at: next.expires_at,
+            blacklisted: next.blacklisted,
+        }),
+    };
+    match decide_refresh(&stored, job.now, settings) {
+        RefreshDecision::Reject(error) => Ok(Outcome::Refused(error.into())),
+        RefreshDecision::RevokeFamily => {
+            revoke_family(
+                connection,
+                &loaded.family,
+                Revocation::ReuseDetected,
+                job.now,
+            )?;
+            revoked.push(loaded.family.clone());
+            let event = Event {
+                kind: EventKind::ReuseDetected,
+                user: Some(job.user),
+                username: None,
+                family: Some(&loaded.family),
+                client: &job.client,
+                at: job.now,
+            };
+            record_event(connection, &event)?;
+            Ok(Outcome::Refused(
+                TokenError::Blacklisted(Refusal::ReuseDetected).into(),
+            ))
+        }
+        RefreshDecision::ReplaySuccessor => {
+            require_active_user(connection, job.user, rules)?;
+            let next =
+                next.ok_or_else(|| ApiError::Internal("grace replay without successor".into()))?;
+            let token = rules.codec.mint_refresh(&RefreshSpec {
+                jti: &next.jti,
+                user: job.user,
+                family: &loaded.family,
+                iat: next.issued_at,
+                exp: next.expires_at,
+            })?;
+            // The re-minted successor must be the very token issued the first time; if not
+            // (the signing key changed since), it is of no use to the client.
+            if TokenHash::from_hex(&next.token_hash) != Some(TokenHash::of(&token)) {
+                return Ok(Outcome::Refused(TokenError::Invalid.into()));
+            }
+            Ok(Outcome::Issued(Rotated::Replayed(token)))
+        }
+        RefreshDecision::Rotate { successor_exp } => {
+            require_active_user(connection, job.user, rules)?;
+            let successor_jti = if settings.blacklist_after_rotation {
+                let inserted = connection
+                    .prepare_cached(
+                        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at, reason) \
+                         VALUES (?1, ?2, 'rotated') ON CONFLICT (token_id) DO NOTHING",
+                    )
+                    .and_then(|mut statement| statement.execute(params![loaded.id, job.now]))
+                    .map_err(sqlite_error)?;
+                if inserted != 1 {
+                    // Unreachable with one writer; the unique constraint is the last guard.
+                    return Err(ApiError::Unavailable(sea_orm::DbErr::Custom(
+                        "concurrent rotation".into(),
+                    )));
+                }
+                successor_jti
+            } else {
+                Jti::from_random_bytes(rand::random())
+            };
+            let token = rules.codec.mint_refresh(&RefreshSpec {
+                jti: &successor_jti,
+                user: job.user,
+                family: &loaded.family,
+                iat: job.now,
+                exp: successor_exp,
+            })?;
+            connection
+                .prepare_cached(
+                    "INSERT INTO outstanding_tokens \
+                     (user_id, jti, family_id, parent_jti, token_hash, created_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        job.user.0,
+                        successor_jti.as_str(),
+                        loaded.family.as_str(),
+                        job.jti.as_str(),
+                        TokenHash::of(&token).to_hex(),
+                        job.now,
+                        successor_exp,
+                    ])
+                })
+                .map_err(sqlite_error)?;
+            connection
+                .prepare_cached("UPDATE token_families SET last_used_at = ?1 WHERE id = ?2")
+                .and_then(|mut statement| {
+                    statement.execute(params![job.now, loaded.family.as_str()])
+                })
+                .map_err(sqlite_error)?;
+            Ok(Outcome::Issued(Rotated::New(token)))
+        }
+    }
+}
+
+/// Marks a family revoked and blacklists every one of its tokens not yet blacklisted.
+fn revoke_family(
+    connection: &Connection,
+    family: &FamilyId,
+    reason: Revocation,
+    now: i64,
+) -> Result<(), ApiError> {
+    connection
+        .prepare_cached(
+            "UPDATE token_families SET revoked_at = ?1, revoke_reason = ?2 \
+             WHERE id = ?3 AND revoked_at IS NULL",
+        )
+        .and_then(|mut statement| statement.execute(params![now, reason.as_str(), family.as_str()]))
+        .map_err(sqlite_error)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO blacklisted_tokens (token_id, blacklisted_at, reason) \
+             SELECT o.id, ?1, ?2 FROM outstanding_tokens o \
+             WHERE o.family_id = ?3 \
+               AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
+        )
+        .and_then(|mut statement| statement.execute(params![now, reason.as_str(), family.as_str()]))
+        .map_err(sqlite_error)?;
+    Ok(())
+}
+
+fn record_event(connection: &Connection, event: &Event<'_>) -> Result<(), ApiError> {
+    events::log(event);
+    connection
+        .prepare_cached(
+            "INSERT INTO auth_events (at, kind, user_id, username, family_id, ip, user_agent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                event.at,
+                event.kind.as_str(),
+                event.user.map(|user| user.0),
+                event.username,
+                event.family.map(FamilyId::as_str),
+                event.client.ip.as_deref(),
+                event.client.user_agent.as_deref(),
+            ])
+        })
+        .map_err(sqlite_error)?;
+    Ok(())
+}
+
+/// Busy and locked databases are transient (503, safe to retry); anything else is a 500.
+fn sqlite_error(error: rusqlite::Error) -> ApiError {
+    let transient = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    let error = sea_orm::DbErr::Custom(format!("sqlite: {error}"));
+    if transient {
+        ApiError::Unavailable(error)
+    } else {
+        ApiError::Database(error)
+    }
+}
