@@ -68,13 +68,28 @@ impl SqliteRotator {
         connection
             .busy_timeout(Duration::from_secs(5))
             .map_err(sqlite_error)?;
+        // No automatic checkpoints on this connection: a checkpoint fsyncs, and the writer
+        // must never wait for the disk. The checkpointer thread does them instead.
         connection
             .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
+                 PRAGMA cache_size = -8192;",
             )
             .map_err(sqlite_error)?;
         connection.set_prepared_statement_cache_capacity(32);
+        let checkpoints = Connection::open(path).map_err(sqlite_error)?;
+        checkpoints
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let alive = jobs.downgrade();
+        std::thread::Builder::new()
+            .name("jwtd-sqlite-checkpoint".to_owned())
+            .spawn(move || checkpoint_while(&checkpoints, || alive.upgrade().is_some()))
+            .map_err(|error| {
+                ApiError::Internal(format!("cannot start the SQLite checkpointer: {error}"))
+            })?;
         let rules = Rules {
             codec,
             check_user_is_active,
@@ -114,6 +129,19 @@ impl SqliteRotator {
             || ApiError::Unavailable(sea_orm::DbErr::Custom("the SQLite writer stopped".into()));
         self.jobs.send(job).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Runs passive checkpoints (which never block the writer) while `alive` says so.
+fn checkpoint_while(connection: &Connection, alive: impl Fn() -> bool) {
+    while alive() {
+        std::thread::sleep(CHECKPOINT_INTERVAL);
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %error, "SQLite checkpoint failed; will retry");
+        }
     }
 }
 
