@@ -150,8 +150,75 @@ async fn me_names_the_first_configured_scheme_in_www_authenticate(backend: Backe
     }
 }
 
+async fn me_sees_a_change_made_through_api_users_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, access) = app.alice().await;
+    // Cached by the first request...
+    app.get_authed("/me", &access)
+        .await
+        .assert(StatusCode::OK, r#"{"id":1,"username":"alice"}"#);
+    // ...and dropped by the change, within the same clock second.
+    app.set_active(1, false).await;
+    app.get_authed("/me", &access)
+        .await
+        .assert_401(r#"{"detail":"User is inactive","code":"user_inactive"}"#);
+    app.set_active(1, true).await;
+    app.get_authed("/me", &access).await.assert_ok();
+    let hash = app
+        .state
+        .passwords
+        .hash("new password".to_owned())
+        .await
+        .unwrap();
+    app.execute("UPDATE users SET username = 'alicia' WHERE id = 1")
+        .await;
+    api::users::set_password_hash(
+        &app.state.db.write,
+        &app.state.users,
+        auth_core::UserId(1),
+        &hash,
+    )
+    .await
+    .unwrap();
+    app.get_authed("/me", &access)
+        .await
+        .assert(StatusCode::OK, r#"{"id":1,"username":"alicia"}"#);
+}
+
+async fn me_sees_changes_made_elsewhere_within_one_second(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, access) = app.alice().await;
+    app.get_authed("/me", &access)
+        .await
+        .assert(StatusCode::OK, r#"{"id":1,"username":"alice"}"#);
+    // Another instance (or `jwtd user deactivate`) changes the row behind this one's back:
+    // the cached copy serves until the clock's next second, never longer.
+    app.execute("UPDATE users SET is_active = false, username = 'alicia' WHERE id = 1")
+        .await;
+    app.get_authed("/me", &access)
+        .await
+        .assert(StatusCode::OK, r#"{"id":1,"username":"alice"}"#);
+    app.clock.advance(1);
+    app.get_authed("/me", &access)
+        .await
+        .assert_401(r#"{"detail":"User is inactive","code":"user_inactive"}"#);
+    app.execute("UPDATE users SET is_active = true WHERE id = 1")
+        .await;
+    app.clock.advance(1);
+    app.get_authed("/me", &access)
+        .await
+        .assert(StatusCode::OK, r#"{"id":1,"username":"alicia"}"#);
+    app.delete_user(1).await;
+    app.clock.advance(1);
+    app.get_authed("/me", &access)
+        .await
+        .assert_401(r#"{"detail":"User not found","code":"user_not_found"}"#);
+}
+
 backend_tests!(
     me_returns_the_user_behind_the_access_token,
+    me_sees_a_change_made_through_api_users_at_once,
+    me_sees_changes_made_elsewhere_within_one_second,
     me_without_credentials_of_our_scheme_is_not_authenticated,
     me_with_a_malformed_bearer_header_is_a_bad_authorization_header,
     me_refuses_tokens_that_are_not_valid_access_tokens,

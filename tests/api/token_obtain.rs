@@ -36,9 +36,7 @@ async fn wrong_password_unknown_user_and_inactive_user_get_the_same_401(backend:
     let app = TestApp::spawn(backend).await;
     let id = app.create_user("alice", "wonderland").await;
     app.create_user("bob", "builder").await;
-    api::users::set_active(&app.state.db.write, auth_core::UserId(id), false)
-        .await
-        .unwrap();
+    app.set_active(id, false).await;
     for (username, password) in [
         ("bob", "wrong"),
         ("nobody", "builder"),

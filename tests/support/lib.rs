@@ -408,11 +408,12 @@ impl TestApp {
             db,
             store: Arc::new(store),
             codec: Arc::clone(&codec),
-            passwords: Passwords::new(hasher, 2),
+            passwords: Passwords::new(hasher, 2).expect("argon2 threads"),
             http: Arc::new(config.http),
             clock: clock.clone(),
             revoked,
             metrics: Arc::default(),
+            users: Arc::default(),
         };
         Self {
             router: api::router(state.clone()),
@@ -543,11 +544,16 @@ impl TestApp {
             .await
     }
 
-    /// Activates or deactivates a user.
+    /// Activates or deactivates a user through `api::users`, as the server would.
     pub async fn set_active(&self, id: i64, active: bool) {
-        let found = api::users::set_active(&self.state.db.write, auth_core::UserId(id), active)
-            .await
-            .expect("set is_active");
+        let found = api::users::set_active(
+            &self.state.db.write,
+            &self.state.users,
+            auth_core::UserId(id),
+            active,
+        )
+        .await
+        .expect("set is_active");
         assert!(found, "no user {id}");
     }
 

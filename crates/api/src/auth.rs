@@ -4,16 +4,16 @@
 use auth_core::{FamilyId, TokenKind, UserClaim};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use entity::users;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::users::CachedUser;
 
 /// The user behind a valid `Authorization: Bearer <access token>`.
 #[derive(Clone, Debug)]
 pub struct AuthenticatedUser {
-    /// The user row.
-    pub user: users::Model,
+    /// The user, as read within the last second (see `users::UserCache`).
+    pub user: CachedUser,
     /// The session the access token was minted in, if it says.
     pub family: Option<FamilyId>,
 }
@@ -93,7 +93,7 @@ impl AuthenticatedUser {
         let now = state.clock.now();
         let verified = state
             .codec
-            .verify(token, Some(TokenKind::Access), now)
+            .check(token, Some(TokenKind::Access), now)
             .map_err(ApiError::BearerToken)?;
         if state.http.revoke_access_on_logout
             && let Some(family) = &verified.family
@@ -108,7 +108,9 @@ impl AuthenticatedUser {
             UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
             UserClaim::Id(id) => id,
         };
-        let user = crate::users::find_by_id(&state.db.read, id)
+        let user = state
+            .users
+            .find(&state.db.read, id, now)
             .await?
             .ok_or(ApiError::UserNotFound)?;
         if state.http.check_user_is_active && !user.is_active {

@@ -84,4 +84,6 @@ pub struct AppState {
     pub revoked: Arc<revocations::RevokedSessions>,
     /// Counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Users recently read by authentication; see [`users::UserCache`].
+    pub users: Arc<users::UserCache>,
 }

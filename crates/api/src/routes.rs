@@ -67,15 +67,15 @@ pub fn router(state: AppState) -> Router {
         delete(sessions::revoke).fallback(|_: AuthenticatedUser, method: Method| async move {
             not_allowed(method, "DELETE, OPTIONS")
         });
-    router
+    router = router
         .route("/sessions/{id}", session.clone())
         .route("/sessions/{id}/", session)
-        .fallback(|| async { ApiError::NotFound })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            www_authenticate,
-        ))
-        .with_state(state)
+        .fallback(|| async { ApiError::NotFound });
+    // With `Bearer` first (the default), every 401 already names it: no layer to run.
+    if let Some(challenge) = www_authenticate_challenge(&state.http.auth_header_types) {
+        router = router.layer(middleware::from_fn_with_state(challenge, www_authenticate));
+    }
+    router.with_state(state)
 }
 
 /// The GET paths that need an access token.
@@ -92,21 +92,26 @@ async fn allow_post() -> impl IntoResponse {
     (StatusCode::OK, [(header::ALLOW, "POST, OPTIONS")])
 }
 
+/// The `WWW-Authenticate` value naming the first configured scheme, when it is not the
+/// `Bearer` that `ApiError`'s 401s already name.
+fn www_authenticate_challenge(schemes: &[String]) -> Option<HeaderValue> {
+    schemes
+        .first()
+        .filter(|scheme| *scheme != "Bearer")
+        .and_then(|scheme| HeaderValue::from_str(&format!("{scheme} realm=\"api\"")).ok())
+}
+
 /// Names the configured first scheme in every 401's `WWW-Authenticate`, as simplejwt does.
 async fn www_authenticate(
-    State(state): State<AppState>,
+    State(challenge): State<HeaderValue>,
     request: axum::extract::Request,
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED
-        && let Some(scheme) = state.http.auth_header_types.first()
-        && scheme != "Bearer"
-        && let Ok(value) = HeaderValue::from_str(&format!("{scheme} realm=\"api\""))
-    {
+    if response.status() == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
+            .insert(header::WWW_AUTHENTICATE, challenge);
     }
     response
 }

@@ -177,7 +177,7 @@ async fn refresh_once(
 pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
     state.metrics.add(Count::Verification);
     let now = state.clock.now();
-    let verified = state.codec.verify(token, None, now)?;
+    let verified = state.codec.check(token, None, now)?;
     if verified.kind == Some(TokenKind::Access) {
         // Access tokens are never stored; they are refused only through their session.
         let revoked = state.http.revoke_access_on_logout

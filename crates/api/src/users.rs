@@ -1,4 +1,9 @@
-//! User accounts: plain queries over any connection or transaction.
+//! User accounts: plain queries over any connection or transaction, and the cache that
+//! spares authentication a query per request.
+
+mod cache;
+
+pub use cache::{CachedUser, UserCache};
 
 use auth_core::UserId;
 use entity::users;
@@ -54,12 +59,14 @@ pub async fn find_by_id(
     users::Entity::find_by_id(id.0).one(db).await
 }
 
-/// Replaces a user's password hash; `false` when there is no such user.
+/// Replaces a user's password hash and drops the user from `cache`; `false` when there is
+/// no such user. Inside a transaction, call `cache.forget` again once it commits.
 ///
 /// # Errors
 /// The database error.
 pub async fn set_password_hash(
     db: &impl ConnectionTrait,
+    cache: &UserCache,
     id: UserId,
     password_hash: &str,
 ) -> Result<bool, DbErr> {
@@ -67,16 +74,20 @@ pub async fn set_password_hash(
         .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
         .filter(users::Column::Id.eq(id.0))
         .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+        .await;
+    cache.forget(id);
+    Ok(result?.rows_affected == 1)
 }
 
-/// Activates or deactivates a user; `false` when there is no such user.
+/// Activates or deactivates a user and drops the user from `cache` (other processes see the
+/// change within [`UserCache::TTL_SECONDS`]); `false` when there is no such user. Inside a
+/// transaction, call `cache.forget` again once it commits.
 ///
 /// # Errors
 /// The database error.
 pub async fn set_active(
     db: &impl ConnectionTrait,
+    cache: &UserCache,
     id: UserId,
     active: bool,
 ) -> Result<bool, DbErr> {
@@ -84,8 +95,10 @@ pub async fn set_active(
         .col_expr(users::Column::IsActive, Expr::value(active))
         .filter(users::Column::Id.eq(id.0))
         .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+        .await;
+    // Forgotten even when the update failed: it may have been applied all the same.
+    cache.forget(id);
+    Ok(result?.rows_affected == 1)
 }
 
 /// Records a successful login time.

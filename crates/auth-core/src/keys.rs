@@ -2,9 +2,11 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header};
-use sha2::Sha256;
+use jsonwebtoken::{EncodingKey, Header};
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::types::Jti;
 
@@ -60,6 +62,40 @@ pub enum KeyError {
     Encode(#[source] jsonwebtoken::errors::Error),
 }
 
+/// The HMAC of the configured algorithm, already keyed: each verification clones this state
+/// instead of deriving the key pads from the secret again.
+#[derive(Clone)]
+enum Verifier {
+    HS256(Hmac<Sha256>),
+    HS384(Hmac<Sha384>),
+    HS512(Hmac<Sha512>),
+}
+
+impl Verifier {
+    fn new(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |_| KeyError::EmptyKey;
+        Ok(match algorithm {
+            Algorithm::HS256 => Self::HS256(Hmac::new_from_slice(secret).map_err(invalid)?),
+            Algorithm::HS384 => Self::HS384(Hmac::new_from_slice(secret).map_err(invalid)?),
+            Algorithm::HS512 => Self::HS512(Hmac::new_from_slice(secret).map_err(invalid)?),
+        })
+    }
+
+    /// Whether `signature` is the HMAC of `message`; `verify_slice` compares in constant time.
+    fn matches(&self, message: &[u8], signature: &[u8]) -> bool {
+        fn check<M: Mac + Clone>(mac: &M, message: &[u8], signature: &[u8]) -> bool {
+            let mut mac = mac.clone();
+            mac.update(message);
+            mac.verify_slice(signature).is_ok()
+        }
+        match self {
+            Self::HS256(mac) => check(mac, message, signature),
+            Self::HS384(mac) => check(mac, message, signature),
+            Self::HS512(mac) => check(mac, message, signature),
+        }
+    }
+}
+
 /// The keys for one algorithm: signing, verifying, and the secret from which successor
 /// token ids are derived. `Debug` shows no key material.
 #[derive(Clone)]
@@ -67,7 +103,9 @@ pub struct Keys {
     pub(crate) algorithm: Algorithm,
     pub(crate) header: Header,
     pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
+    /// The header segment of the tokens jwtd mints (`base64url({"typ":"JWT","alg":..})`).
+    pub(crate) header_segment: String,
+    verifier: Verifier,
     successor_key: Hmac<Sha256>,
 }
 
@@ -88,13 +126,24 @@ impl Keys {
         derive.update(b"jwtd successor-jti key v1");
         let derived = derive.finalize().into_bytes();
         let successor_key = HmacSha256::new_from_slice(&derived).map_err(|_| KeyError::EmptyKey)?;
+        let header = Header::new(algorithm.to_jwt());
+        // What jsonwebtoken writes as the first segment of every token it encodes.
+        let header_json = serde_json::to_vec(&header)
+            .map_err(|error| KeyError::Encode(jsonwebtoken::errors::Error::from(error)))?;
         Ok(Self {
             algorithm,
-            header: Header::new(algorithm.to_jwt()),
+            header,
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            header_segment: URL_SAFE_NO_PAD.encode(header_json),
+            verifier: Verifier::new(algorithm, secret)?,
             successor_key,
         })
+    }
+
+    /// Whether `signature` is this key's signature of `message` (a token's
+    /// `header.payload`), compared in constant time.
+    pub(crate) fn signature_matches(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.matches(message, signature)
     }
 
     /// The configured algorithm.

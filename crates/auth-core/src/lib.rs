@@ -13,10 +13,12 @@ mod rotation;
 mod settings;
 mod types;
 
-pub use claims::{RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind, UserClaim, VerifiedToken};
+pub use claims::{
+    CheckedToken, RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind, UserClaim, VerifiedToken,
+};
 pub use error::{Refusal, Revocation, TokenError};
 pub use keys::{Algorithm, KeyError, Keys};
-pub use password::{PasswordError, PasswordHasher};
+pub use password::{Argon2Memory, PasswordError, PasswordHasher};
 pub use rotation::{
     BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState,
     blacklisted_refusal, decide_refresh,

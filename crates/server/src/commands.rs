@@ -235,6 +235,9 @@ fn admin_client() -> Client {
 async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let db = admin_db(config).await?;
     let now = SystemClock.now();
+    // This process caches no user; servers see the change when their entry expires, within
+    // `UserCache::TTL_SECONDS`.
+    let cache = users::UserCache::default();
     match command {
         UserCommand::Create { name, password } => {
             let name = name.trim().to_owned();
@@ -253,7 +256,7 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
             let user = find_user(&db, &name).await?;
             let password = read_password(&password)?;
             let hash = state::passwords(config)?.hash(password).await?;
-            users::set_password_hash(&db.write, UserId(user.id), &hash).await?;
+            users::set_password_hash(&db.write, &cache, UserId(user.id), &hash).await?;
             let ended = revoke_all(
                 config,
                 &db,
@@ -266,7 +269,7 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
         }
         UserCommand::Deactivate { name } => {
             let user = find_user(&db, &name).await?;
-            users::set_active(&db.write, UserId(user.id), false).await?;
+            users::set_active(&db.write, &cache, UserId(user.id), false).await?;
             let ended = revoke_all(
                 config,
                 &db,
@@ -279,7 +282,7 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
         }
         UserCommand::Activate { name } => {
             let user = find_user(&db, &name).await?;
-            users::set_active(&db.write, UserId(user.id), true).await?;
+            users::set_active(&db.write, &cache, UserId(user.id), true).await?;
             println!("activated {name:?}");
         }
     }

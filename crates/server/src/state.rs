@@ -132,10 +132,10 @@ pub fn codec(config: &Config) -> anyhow::Result<TokenCodec> {
     Ok(TokenCodec::new(token_settings(config), keys))
 }
 
-/// A password hasher with the configured cost.
+/// The argon2 threads (one per core) with the configured cost.
 ///
 /// # Errors
-/// When the argon2 parameters are out of range.
+/// When the argon2 parameters are out of range or a thread cannot be started.
 pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
     let hasher = PasswordHasher::new(
         config.argon2_memory_kib,
@@ -144,7 +144,7 @@ pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
         rand::random(),
     )?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(Passwords::new(hasher, cores))
+    Passwords::new(hasher, cores).context("cannot start the argon2 threads")
 }
 
 /// Everything the router needs, with a revoked-session set of its own.
@@ -188,6 +188,7 @@ pub fn app_state_with(
         clock: Arc::new(SystemClock),
         revoked,
         metrics: Arc::default(),
+        users: Arc::default(),
     })
 }
 
