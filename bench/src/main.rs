@@ -63,6 +63,16 @@ struct Cli {
     /// Also benchmark on this PostgreSQL database, in a fresh schema dropped afterwards.
     #[arg(long, env = "JWTD_BENCH_POSTGRES_URL", hide_env_values = true)]
     postgres_url: Option<String>,
+    /// PostgreSQL only: numbers of jwtd instances on the same schema to run `refresh` with,
+    /// comma-separated. 1 is the ordinary `refresh` row; each N above 1 adds a row
+    /// `refresh (N instances)` right after it, the clients dealt out over N processes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+    postgres_instances: Vec<usize>,
+    /// PostgreSQL only: `JWTD_DATABASE_MAX_CONNECTIONS` of each instance (jwtd's default
+    /// unless given). Two instances hold twice the connections of one: this separates the
+    /// pool's size from the number of processes.
+    #[arg(long)]
+    postgres_max_connections: Option<u32>,
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results/latest.json")]
     out: PathBuf,
@@ -93,6 +103,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.jwtd.display()
     );
     anyhow::ensure!(cli.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        cli.postgres_instances.iter().all(|&count| count > 0),
+        "--postgres-instances must be at least 1"
+    );
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let cost = Argon2Cost {
         memory_kib: cli.argon2_memory_kib,
@@ -119,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         argon2,
         login_serial_p50_ms: None,
+        postgres_max_connections: cli.postgres_max_connections,
         results: Vec::new(),
     };
 
@@ -129,7 +144,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     if let Some(url) = &cli.postgres_url {
         let schema = PgSchema::create(url).await?;
-        let jwtd = Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost);
+        let mut jwtd = Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost);
+        if let Some(connections) = cli.postgres_max_connections {
+            jwtd = jwtd.with_setting("JWTD_DATABASE_MAX_CONNECTIONS", &connections.to_string());
+        }
         let outcome = bench_backend(&cli, "postgres", &jwtd, &mut report).await;
         let dropped = schema.drop_schema().await;
         outcome?;
@@ -161,7 +179,7 @@ async fn bench_backend(
     let users = jwtd.create_users(cli.concurrency).await?;
     let server = jwtd.serve().await?;
     eprintln!("{backend}: jwtd listening on {}", server.address);
-    let outcome = run_scenarios(cli, backend, &server, &users, report).await;
+    let outcome = run_scenarios(cli, backend, jwtd, &server, &users, report).await;
     server.stop().await;
     outcome
 }
@@ -169,6 +187,7 @@ async fn bench_backend(
 async fn run_scenarios(
     cli: &Cli,
     backend: &str,
+    jwtd: &Jwtd,
     server: &Server,
     users: &[scenario::Credentials],
     report: &mut Report,
@@ -199,8 +218,83 @@ async fn run_scenarios(
         }
         let result = measure(backend, scenario, load, server, users).await?;
         report.results.push(result);
+        if scenario == Scenario::Refresh && backend == "postgres" {
+            for &instances in cli.postgres_instances.iter().filter(|&&count| count > 1) {
+                let result =
+                    measure_instances(backend, scenario, load, jwtd, server, instances, users)
+                        .await?;
+                report.results.push(result);
+            }
+        }
     }
     Ok(())
+}
+
+/// Runs `scenario` on `instances` jwtd processes on the same database: `server` and as many
+/// more as needed, started for this measurement and stopped after it. Each client talks to
+/// one of them only (client `i` to instance `i % instances`).
+async fn measure_instances(
+    backend: &str,
+    scenario: Scenario,
+    load: Load,
+    jwtd: &Jwtd,
+    server: &Server,
+    instances: usize,
+    users: &[scenario::Credentials],
+) -> anyhow::Result<ScenarioResult> {
+    let mut extra = Vec::with_capacity(instances - 1);
+    for _ in 1..instances {
+        match jwtd.serve().await {
+            Ok(started) => extra.push(started),
+            Err(error) => {
+                for started in extra {
+                    started.stop().await;
+                }
+                return Err(error.context(format!("{backend}: cannot start another jwtd")));
+            }
+        }
+    }
+    let servers: Vec<&Server> = std::iter::once(server).chain(&extra).collect();
+    let addresses: Vec<_> = servers.iter().map(|server| server.address).collect();
+    eprint!(
+        "{backend}: {} with {} clients on {instances} instances ({}) for {:?} ... ",
+        scenario.name(),
+        load.concurrency,
+        addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        load.duration
+    );
+    let context = || format!("{backend} {} on {instances} instances", scenario.name());
+    let outcome = async {
+        let prepared = scenario::prepare_split(scenario, load, users, &addresses)
+            .await
+            .with_context(context)?;
+        server::peak_rss_of_all(&servers, prepared.run_per_instance())
+            .await
+            .with_context(context)
+    }
+    .await;
+    drop(servers);
+    for started in extra {
+        started.stop().await;
+    }
+    let (tallies, peaks) = outcome?;
+    let clients: Vec<usize> = (0..instances)
+        .map(|instance| (instance..load.concurrency).step_by(instances).count())
+        .collect();
+    let result =
+        ScenarioResult::of_instances(backend, scenario, &clients, tallies, load.duration, &peaks);
+    eprintln!(
+        "{:.0} req/s, p99 {:.2} ms, {} errors, {} broken chains",
+        result.stats.requests_per_s,
+        result.stats.p99_ms,
+        result.stats.errors,
+        result.broken_chains.unwrap_or(0)
+    );
+    Ok(result)
 }
 
 async fn measure(

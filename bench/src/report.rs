@@ -80,10 +80,34 @@ pub struct ScenarioResult {
     pub ratio_to_healthz: Option<f64>,
     /// `requests_per_s` over cores / one argon2 hash (login).
     pub ratio_to_login_ceiling: Option<f64>,
-    /// The server's peak resident memory during the scenario.
+    /// The server's peak resident memory during the scenario (with several instances,
+    /// the largest of theirs).
     pub peak_rss_mib: Option<f64>,
     /// Per kind of request.
     pub calls: Vec<CallStats>,
+    /// jwtd processes on the same database sharing the clients; absent for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<usize>,
+    /// `requests_per_s` over the same backend's one-instance row of the same scenario.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_to_one_instance: Option<f64>,
+    /// Per instance, in start order (only with several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_instance: Option<Vec<InstanceStats>>,
+}
+
+/// One of several jwtd instances of a scenario, and the clients that talked to it.
+#[derive(Debug, Serialize)]
+pub struct InstanceStats {
+    /// Clients dealt to this instance (each keeps its chain on it).
+    pub clients: usize,
+    /// Its requests.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Refresh chains of its clients that broke.
+    pub broken_chains: u64,
+    /// Its peak resident memory during the scenario.
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl ScenarioResult {
@@ -118,6 +142,60 @@ impl ScenarioResult {
             ratio_to_login_ceiling: None,
             peak_rss_mib: peak_rss_kib.map(|kib| kib as f64 / 1024.0),
             calls,
+            instances: None,
+            ratio_to_one_instance: None,
+            per_instance: None,
+        }
+    }
+
+    /// Summarizes a scenario run on several instances at once: one tally, client count and
+    /// peak memory per instance, in the same order.
+    pub fn of_instances(
+        backend: &str,
+        scenario: Scenario,
+        clients: &[usize],
+        tallies: Vec<Tally>,
+        duration: Duration,
+        peaks_kib: &[Option<u64>],
+    ) -> Self {
+        let per_instance: Vec<InstanceStats> = tallies
+            .iter()
+            .zip(clients)
+            .zip(peaks_kib)
+            .map(|((tally, &clients), peak)| {
+                let mut all: Vec<u32> = tally.latencies.iter().flatten().copied().collect();
+                InstanceStats {
+                    clients,
+                    stats: Stats::of(&mut all, tally.errors.iter().sum(), duration),
+                    broken_chains: tally.broken_chains,
+                    peak_rss_mib: peak.map(|kib| kib as f64 / 1024.0),
+                }
+            })
+            .collect();
+        let instances = tallies.len();
+        let mut merged = Tally::default();
+        for tally in tallies {
+            merged.merge(tally);
+        }
+        let peak = peaks_kib.iter().flatten().copied().max();
+        let mut result = Self::new(
+            backend,
+            scenario,
+            clients.iter().sum(),
+            merged,
+            duration,
+            peak,
+        );
+        result.instances = Some(instances);
+        result.per_instance = Some(per_instance);
+        result
+    }
+
+    /// The scenario's name in the table: `refresh (2 instances)` with several.
+    fn label(&self) -> String {
+        match self.instances {
+            Some(instances) => format!("{} ({instances} instances)", self.scenario.name()),
+            None => self.scenario.name().to_owned(),
         }
     }
 }
@@ -161,6 +239,9 @@ pub struct Report {
     pub argon2: Argon2Measure,
     /// Median of logins one after another (concurrency 1), whole request.
     pub login_serial_p50_ms: Option<f64>,
+    /// `JWTD_DATABASE_MAX_CONNECTIONS` of each PostgreSQL instance, when not jwtd's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_max_connections: Option<u32>,
     /// Per backend and scenario.
     pub results: Vec<ScenarioResult>,
 }
@@ -174,6 +255,18 @@ impl Report {
             .iter()
             .filter(|result| result.scenario == Scenario::Healthz)
             .map(|result| (result.backend.clone(), result.stats.requests_per_s))
+            .collect();
+        let one_instance: Vec<(String, Scenario, f64)> = self
+            .results
+            .iter()
+            .filter(|result| result.instances.is_none() && result.clients > 1)
+            .map(|result| {
+                (
+                    result.backend.clone(),
+                    result.scenario,
+                    result.stats.requests_per_s,
+                )
+            })
             .collect();
         // The in-process hash pays for faulting in argon2's memory on every call, which
         // the server's allocator keeps warm; a whole serial login can be the faster
@@ -189,6 +282,14 @@ impl Report {
                 .iter()
                 .find(|(backend, rate)| *backend == result.backend && *rate > 0.0)
                 .map(|(_, rate)| result.stats.requests_per_s / rate);
+            if result.instances.is_some() {
+                result.ratio_to_one_instance = one_instance
+                    .iter()
+                    .find(|(backend, scenario, rate)| {
+                        *backend == result.backend && *scenario == result.scenario && *rate > 0.0
+                    })
+                    .map(|(_, _, rate)| result.stats.requests_per_s / rate);
+            }
             if result.scenario == Scenario::Login && self.argon2.login_ceiling_per_s > 0.0 {
                 result.ratio_to_login_ceiling =
                     Some(result.stats.requests_per_s / self.argon2.login_ceiling_per_s);
@@ -208,14 +309,22 @@ impl Report {
             let ratio = result
                 .ratio_to_healthz
                 .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
-            let rss = result
-                .peak_rss_mib
-                .map_or_else(|| "-".to_owned(), |mib| format!("{mib:.1}"));
+            let mib =
+                |peak: Option<f64>| peak.map_or_else(|| "-".to_owned(), |mib| format!("{mib:.1}"));
+            // Several instances: each one's peak, in start order.
+            let rss = match &result.per_instance {
+                Some(instances) => instances
+                    .iter()
+                    .map(|instance| mib(instance.peak_rss_mib))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                None => mib(result.peak_rss_mib),
+            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {rss} | {} |",
                 result.backend,
-                result.scenario.name(),
+                result.label(),
                 result.clients,
                 stats.requests_per_s,
                 stats.p50_ms,
@@ -241,6 +350,12 @@ impl Report {
                     "; one login at a time takes {ms:.1} ms (p50)"
                 )),
         );
+        if let Some(connections) = self.postgres_max_connections {
+            let _ = writeln!(
+                out,
+                "postgres: JWTD_DATABASE_MAX_CONNECTIONS={connections} per instance"
+            );
+        }
         if let Some(load) = &self.load_average_before {
             let _ = writeln!(out, "load average before the run: {load}");
         }
@@ -251,6 +366,28 @@ impl Report {
         let mut notes = Vec::new();
         if let Some(broken) = result.broken_chains {
             notes.push(format!("{broken} broken chains"));
+        }
+        if let Some(ratio) = result.ratio_to_one_instance {
+            notes.push(format!("{ratio:.2}× one instance"));
+        }
+        if let Some(instances) = &result.per_instance {
+            let each: Vec<String> = instances
+                .iter()
+                .enumerate()
+                .map(|(index, instance)| {
+                    format!(
+                        "#{}: {} clients {:.0} req/s p50 {:.2} ms p99 {:.2} ms {} errors {} broken",
+                        index + 1,
+                        instance.clients,
+                        instance.stats.requests_per_s,
+                        instance.stats.p50_ms,
+                        instance.stats.p99_ms,
+                        instance.stats.errors,
+                        instance.broken_chains,
+                    )
+                })
+                .collect();
+            notes.push(each.join(", "));
         }
         if let Some(ratio) = result.ratio_to_login_ceiling {
             notes.push(format!(

@@ -145,7 +145,8 @@ impl Tally {
         }
     }
 
-    fn merge(&mut self, other: Tally) {
+    /// Adds another tally's requests to this one.
+    pub fn merge(&mut self, other: Tally) {
         for (mine, theirs) in self.latencies.iter_mut().zip(other.latencies) {
             mine.extend(theirs);
         }
@@ -307,7 +308,9 @@ impl VirtualClient {
 pub struct Prepared {
     scenario: Scenario,
     load: Load,
-    clients: Vec<VirtualClient>,
+    instances: usize,
+    /// Each client with the index of the server it talks to.
+    clients: Vec<(usize, VirtualClient)>,
 }
 
 /// Connects (and logs in) every client of a scenario, outside any measurement.
@@ -319,16 +322,32 @@ pub async fn prepare(
     load: Load,
     users: &[Credentials],
 ) -> anyhow::Result<Prepared> {
+    prepare_split(scenario, load, users, &[load.address]).await
+}
+
+/// As [`prepare`], with the clients dealt out over several servers (`addresses`) in turn:
+/// client `i` talks only to server `i % addresses.len()`, so each chain stays on one server.
+///
+/// # Errors
+/// When a client cannot connect or log in.
+pub async fn prepare_split(
+    scenario: Scenario,
+    load: Load,
+    users: &[Credentials],
+    addresses: &[SocketAddr],
+) -> anyhow::Result<Prepared> {
     anyhow::ensure!(
         users.len() >= load.concurrency,
         "{} users for {} clients",
         users.len(),
         load.concurrency
     );
+    anyhow::ensure!(!addresses.is_empty(), "no server to send the load to");
     let mut setup = JoinSet::new();
     for (index, credentials) in users.iter().take(load.concurrency).enumerate() {
         let credentials = credentials.clone();
-        let address = load.address;
+        let instance = index % addresses.len();
+        let address = addresses[instance];
         let mix = load.mix;
         setup.spawn(async move {
             let mut client = VirtualClient::connect(address, &credentials).await?;
@@ -342,7 +361,7 @@ pub async fn prepare(
                 client.me_done = index % mix.me_per_refresh.max(1);
                 client.refreshes_done = index * mix.refreshes_per_session / clients;
             }
-            anyhow::Ok(client)
+            anyhow::Ok((instance, client))
         });
     }
     let mut clients = Vec::with_capacity(load.concurrency);
@@ -352,6 +371,7 @@ pub async fn prepare(
     Ok(Prepared {
         scenario,
         load,
+        instances: addresses.len(),
         clients,
     })
 }
@@ -362,16 +382,30 @@ impl Prepared {
     /// # Errors
     /// When a client cannot recover from an error (the server is gone).
     pub async fn run(self) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        for part in self.run_per_instance().await? {
+            tally.merge(part);
+        }
+        Ok(tally)
+    }
+
+    /// As [`Prepared::run`], with one tally per server, in the order of their addresses.
+    ///
+    /// # Errors
+    /// When a client cannot recover from an error (the server is gone).
+    pub async fn run_per_instance(self) -> anyhow::Result<Vec<Tally>> {
         let measure_from = Instant::now() + self.load.warmup;
         let deadline = measure_from + self.load.duration;
         let mut running = JoinSet::new();
-        for client in self.clients {
-            running.spawn(client.drive(self.scenario, self.load.mix, measure_from, deadline));
+        for (instance, client) in self.clients {
+            let driving = client.drive(self.scenario, self.load.mix, measure_from, deadline);
+            running.spawn(async move { anyhow::Ok((instance, driving.await?)) });
         }
-        let mut tally = Tally::default();
+        let mut tallies: Vec<Tally> = (0..self.instances).map(|_| Tally::default()).collect();
         while let Some(joined) = running.join_next().await {
-            tally.merge(joined.context("a client task panicked")??);
+            let (instance, tally) = joined.context("a client task panicked")??;
+            tallies[instance].merge(tally);
         }
-        Ok(tally)
+        Ok(tallies)
     }
 }

@@ -70,6 +70,13 @@ impl Jwtd {
         }
     }
 
+    /// The same, with one more `JWTD_*` setting.
+    #[must_use]
+    pub fn with_setting(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// A `jwtd` command with only this benchmark's `JWTD_*` settings: none leak in from the
     /// caller's environment, so every run measures the same configuration.
     fn command(&self) -> Command {
@@ -194,10 +201,50 @@ impl Server {
         &self,
         during: impl Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<(T, Option<u64>)> {
-        let status = PathBuf::from(format!("/proc/{}/status", self.pid));
-        let reset = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok();
+        let (result, peaks) = peak_rss_of_all(&[self], during).await?;
+        Ok((result, peaks.into_iter().next().flatten()))
+    }
+
+    /// Stops the server.
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Measures the peak resident memory of each of `servers` while `during` runs, in their
+/// order, as [`Server::peak_rss_during`] does for one.
+///
+/// # Errors
+/// Whatever `during` returns.
+pub async fn peak_rss_of_all<T>(
+    servers: &[&Server],
+    during: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, Vec<Option<u64>>)> {
+    let watches: Vec<RssWatch> = servers
+        .iter()
+        .map(|server| RssWatch::start(server.pid))
+        .collect();
+    let result = during.await;
+    let peaks = watches.into_iter().map(RssWatch::finish).collect();
+    Ok((result?, peaks))
+}
+
+/// One process's memory, watched from a `VmHWM` reset until `finish`.
+struct RssWatch {
+    status: PathBuf,
+    reset: bool,
+    sampled: Arc<AtomicU64>,
+    sampler: JoinHandle<()>,
+}
+
+impl RssWatch {
+    fn start(pid: u32) -> Self {
+        let status = PathBuf::from(format!("/proc/{pid}/status"));
+        let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
         let sampled = Arc::new(AtomicU64::new(0));
-        let sampler: JoinHandle<()> = tokio::spawn({
+        let sampler = tokio::spawn({
             let sampled = Arc::clone(&sampled);
             let status = status.clone();
             async move {
@@ -210,20 +257,24 @@ impl Server {
                 }
             }
         });
-        let result = during.await;
-        sampler.abort();
-        let result = result?;
-        let mut peak = sampled.load(Ordering::Relaxed);
-        if reset && let Some(hwm) = status_field(&status, "VmHWM:") {
-            peak = peak.max(hwm);
+        Self {
+            status,
+            reset,
+            sampled,
+            sampler,
         }
-        Ok((result, (peak > 0).then_some(peak)))
     }
 
-    /// Stops the server.
-    pub async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+    /// The peak in KiB, if any was seen.
+    fn finish(self) -> Option<u64> {
+        self.sampler.abort();
+        let mut peak = self.sampled.load(Ordering::Relaxed);
+        if self.reset
+            && let Some(hwm) = status_field(&self.status, "VmHWM:")
+        {
+            peak = peak.max(hwm);
+        }
+        (peak > 0).then_some(peak)
     }
 }
 
