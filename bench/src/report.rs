@@ -268,9 +268,8 @@ impl Report {
                 )
             })
             .collect();
-        // The in-process hash pays for faulting in argon2's memory on every call, which
-        // the server's allocator keeps warm; a whole serial login can be the faster
-        // measure of one hash, and the faster one gives the stricter ceiling.
+        // Of the in-process hash and a whole serial login, the faster is the better measure
+        // of one hash on a noisy machine, and it gives the stricter ceiling.
         if let Some(serial) = self.login_serial_p50_ms.filter(|ms| *ms > 0.0)
             && serial < self.argon2.hash_ms
         {
