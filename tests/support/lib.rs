@@ -18,7 +18,7 @@ use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
 use api::store::SqlStore;
-use api::{AppState, HttpSettings};
+use api::{AppState, HttpSettings, Shared};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use axum::Router;
 use axum::body::Body;
@@ -404,7 +404,7 @@ impl TestApp {
             config.http.check_user_is_active,
             Arc::clone(&revoked),
         );
-        let state = AppState {
+        let state = AppState::new(Shared {
             db,
             store: Arc::new(store),
             codec: Arc::clone(&codec),
@@ -414,7 +414,7 @@ impl TestApp {
             revoked,
             metrics: Arc::default(),
             users: Arc::default(),
-        };
+        });
         Self {
             router: api::router(state.clone()),
             state,

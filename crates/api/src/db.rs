@@ -80,7 +80,13 @@ pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
         let read = if in_memory {
             write.clone()
         } else {
-            Connector::connect(sqlite_options(options, options.max_connections.max(1))).await?
+            // SQLite reads run on the connection's thread and rarely wait for the disk:
+            // more readers than cores only cost memory.
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            let readers = options
+                .max_connections
+                .clamp(1, u32::try_from(cores).unwrap_or(u32::MAX));
+            Connector::connect(sqlite_options(options, readers)).await?
         };
         let sqlite_file = if in_memory {
             None

@@ -65,9 +65,28 @@ impl Default for HttpSettings {
     }
 }
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one pointer, so the clone every extractor makes is one
+/// reference-count increment. Reads as its [`Shared`] fields.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the shared pieces.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The pieces of [`AppState`].
+pub struct Shared {
     /// Database connections.
     pub db: Database,
     /// Refresh-token state.

@@ -10,7 +10,7 @@ use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
 use api::store::SqlStore;
-use api::{AppState, HttpSettings};
+use api::{AppState, HttpSettings, Shared};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -179,7 +179,7 @@ pub fn app_state_with(
         config.check_user_is_active.0,
         Arc::clone(&revoked),
     );
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         db,
         store: Arc::new(store),
         codec,
@@ -189,7 +189,7 @@ pub fn app_state_with(
         revoked,
         metrics: Arc::default(),
         users: Arc::default(),
-    })
+    }))
 }
 
 /// A database URL without its password, for messages.

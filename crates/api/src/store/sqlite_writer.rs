@@ -74,13 +74,17 @@ impl SqliteRotator {
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
-                 PRAGMA cache_size = -8192;",
+                 PRAGMA cache_size = -1024;",
             )
             .map_err(sqlite_error)?;
         connection.set_prepared_statement_cache_capacity(32);
         let checkpoints = Connection::open(path).map_err(sqlite_error)?;
         checkpoints
             .busy_timeout(Duration::from_secs(5))
+            .map_err(sqlite_error)?;
+        // A checkpoint reads pages once; it needs no cache of its own.
+        checkpoints
+            .execute_batch("PRAGMA cache_size = -64;")
             .map_err(sqlite_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let alive = jobs.downgrade();
