@@ -60,6 +60,10 @@ struct Cli {
     /// argon2id lanes given to the server.
     #[arg(long, default_value_t = PasswordHasher::DEFAULT_PARALLELISM)]
     argon2_parallelism: u32,
+    /// An extra `JWTD_*` setting for every server, `KEY=VALUE`; repeatable. For example
+    /// `--setting JWTD_REVOKE_ACCESS_ON_LOGOUT=true` measures the revoked-session check.
+    #[arg(long = "setting", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
     /// Also benchmark on this PostgreSQL database, in a fresh schema dropped afterwards.
     #[arg(long, env = "JWTD_BENCH_POSTGRES_URL", hide_env_values = true)]
     postgres_url: Option<String>,
@@ -139,12 +143,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let dir = TempDir::new()?;
     let sqlite_url = format!("sqlite://{}", dir.path().join("jwtd.db").display());
-    let jwtd = Jwtd::new(&cli.jwtd, &sqlite_url, None, cost);
+    let jwtd = with_settings(Jwtd::new(&cli.jwtd, &sqlite_url, None, cost), &cli.settings);
     bench_backend(&cli, "sqlite", &jwtd, &mut report).await?;
 
     if let Some(url) = &cli.postgres_url {
         let schema = PgSchema::create(url).await?;
-        let mut jwtd = Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost);
+        let mut jwtd = with_settings(
+            Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost),
+            &cli.settings,
+        );
         if let Some(connections) = cli.postgres_max_connections {
             jwtd = jwtd.with_setting("JWTD_DATABASE_MAX_CONNECTIONS", &connections.to_string());
         }
@@ -384,4 +391,21 @@ fn load_average() -> Option<String> {
             .collect::<Vec<_>>()
             .join(" "),
     )
+}
+
+/// Parses `--setting KEY=VALUE`; only `JWTD_*` keys.
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    if !key.starts_with("JWTD_") {
+        return Err(format!("{key:?} is not a JWTD_* setting"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn with_settings(jwtd: Jwtd, settings: &[(String, String)]) -> Jwtd {
+    settings
+        .iter()
+        .fold(jwtd, |jwtd, (key, value)| jwtd.with_setting(key, value))
 }
