@@ -1,7 +1,7 @@
 //! The current time, injected so tests can move it.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of the current Unix time in whole seconds.
 pub trait Clock: Send + Sync + 'static {
@@ -47,4 +47,10 @@ impl Clock for ManualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-30T09:37:19Z`), as sessions and events are shown.
+pub fn rfc3339(unix: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
+    humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -91,6 +91,22 @@ pub struct Session {
     pub ip: Option<String>,
 }
 
+impl Session {
+    /// The session as `GET /sessions` and `jwtd sessions list --json` show it (without the
+    /// caller-relative `current` flag).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let rfc3339 = crate::clock::rfc3339;
+        let mut fields = serde_json::Map::new();
+        fields.insert("id".to_owned(), self.id.as_str().into());
+        fields.insert("created_at".to_owned(), rfc3339(self.created_at).into());
+        fields.insert("last_used_at".to_owned(), rfc3339(self.last_used_at).into());
+        fields.insert("expires_at".to_owned(), rfc3339(self.expires_at).into());
+        fields.insert("user_agent".to_owned(), self.user_agent.clone().into());
+        fields.insert("ip".to_owned(), self.ip.clone().into());
+        fields
+    }
+}
+
 /// What `flush_expired` removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flushed {

@@ -4,10 +4,10 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use api::clock::{Clock, SystemClock};
+use api::clock::{Clock, SystemClock, rfc3339};
 use api::db::Database;
 use api::events::{self, Client, Event, EventKind};
 use api::revocations::RevokedSessions;
@@ -333,11 +333,6 @@ async fn flush_expired(config: &Config, batch_size: u64) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn rfc3339(unix: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
 async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let db = admin_db(config).await?;
     let state = state::app_state(config, db.clone())?;
@@ -354,17 +349,7 @@ async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<E
             }
             for session in sessions {
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "id": session.id.as_str(),
-                            "created_at": rfc3339(session.created_at),
-                            "last_used_at": rfc3339(session.last_used_at),
-                            "expires_at": rfc3339(session.expires_at),
-                            "user_agent": session.user_agent,
-                            "ip": session.ip,
-                        })
-                    );
+                    println!("{}", serde_json::Value::Object(session.to_json()));
                 } else {
                     println!(
                         "{:<32}  {:<20}  {:<20}  {:<20}  {:<15}  {}",

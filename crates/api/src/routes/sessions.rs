@@ -1,8 +1,6 @@
 //! Sessions a user can see and end: `GET /sessions`, `DELETE /sessions/{id}`,
 //! `POST /logout/all`.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use auth_core::{FamilyId, Revocation, UserId};
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
@@ -16,11 +14,6 @@ use crate::events::{self, Client, Event, EventKind};
 use crate::input::Fields;
 use crate::tokens;
 
-fn rfc3339(unix: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
 /// `GET /sessions`: the caller's live sessions, newest first.
 pub async fn list(
     State(state): State<AppState>,
@@ -31,15 +24,10 @@ pub async fn list(
     let body = sessions
         .into_iter()
         .map(|session| {
-            json!({
-                "id": session.id.as_str(),
-                "created_at": rfc3339(session.created_at),
-                "last_used_at": rfc3339(session.last_used_at),
-                "expires_at": rfc3339(session.expires_at),
-                "user_agent": session.user_agent,
-                "ip": session.ip,
-                "current": auth.family.as_ref() == Some(&session.id),
-            })
+            let mut fields = session.to_json();
+            let current = auth.family.as_ref() == Some(&session.id);
+            fields.insert("current".to_owned(), current.into());
+            Value::Object(fields)
         })
         .collect();
     Ok(Json(Value::Array(body)))
