@@ -100,3 +100,70 @@ async fn the_flush_expired_command_deletes_what_the_system_clock_says_is_expired
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch-size must be at least 1"));
 }
+
+#[tokio::test]
+async fn serve_flushes_expired_rows_in_the_background() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Issued in 2001: expired by the wall clock the server reads.
+    app.clock.set(1_000_000_000);
+    app.alice().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outstanding_tokens").await,
+        1
+    );
+
+    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_flush"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = crate::smoke::Server::start(
+        &dir,
+        &[
+            ("JWTD_DATABASE_URL", &app.db.options.url),
+            (
+                "JWTD_SIGNING_KEY",
+                "flush-test-signing-key-0123456789abcdef",
+            ),
+            ("JWTD_FLUSH_EXPIRED_INTERVAL", "1"),
+        ],
+    );
+    // The first flush runs as the server starts; poll for it with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.count("SELECT COUNT(*) FROM outstanding_tokens").await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background flush did not delete the expired token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM token_families").await, 0);
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_zero_flush_interval_turns_the_background_flush_off() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.clock.set(1_000_000_000);
+    app.alice().await;
+    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_noflush"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = crate::smoke::Server::start(
+        &dir,
+        &[
+            ("JWTD_DATABASE_URL", &app.db.options.url),
+            (
+                "JWTD_SIGNING_KEY",
+                "flush-test-signing-key-0123456789abcdef",
+            ),
+            ("JWTD_FLUSH_EXPIRED_INTERVAL", "0"),
+        ],
+    );
+    // The server is up (it printed its address); a request proves it has finished starting.
+    let (status, _) = crate::smoke::http_get(&format!("{}/healthz", server.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outstanding_tokens").await,
+        1
+    );
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
