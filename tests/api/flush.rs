@@ -101,6 +101,28 @@ async fn the_flush_expired_command_deletes_what_the_system_clock_says_is_expired
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch-size must be at least 1"));
 }
 
+/// `jwtd serve` on the test app's SQLite file with the given flush interval, in a fresh
+/// working directory that the caller removes.
+fn serve_with_flush_interval(
+    app: &TestApp,
+    interval: &str,
+) -> (crate::smoke::Server, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_flush"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = crate::smoke::Server::start(
+        &dir,
+        &[
+            ("JWTD_DATABASE_URL", &app.db.options.url),
+            (
+                "JWTD_SIGNING_KEY",
+                "flush-test-signing-key-0123456789abcdef",
+            ),
+            ("JWTD_FLUSH_EXPIRED_INTERVAL", interval),
+        ],
+    );
+    (server, dir)
+}
+
 #[tokio::test]
 async fn serve_flushes_expired_rows_in_the_background() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -112,19 +134,7 @@ async fn serve_flushes_expired_rows_in_the_background() {
         1
     );
 
-    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_flush"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = crate::smoke::Server::start(
-        &dir,
-        &[
-            ("JWTD_DATABASE_URL", &app.db.options.url),
-            (
-                "JWTD_SIGNING_KEY",
-                "flush-test-signing-key-0123456789abcdef",
-            ),
-            ("JWTD_FLUSH_EXPIRED_INTERVAL", "1"),
-        ],
-    );
+    let (server, dir) = serve_with_flush_interval(&app, "1");
     // The first flush runs as the server starts; poll for it with a deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while app.count("SELECT COUNT(*) FROM outstanding_tokens").await != 0 {
@@ -144,19 +154,7 @@ async fn a_zero_flush_interval_turns_the_background_flush_off() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.clock.set(1_000_000_000);
     app.alice().await;
-    let dir = std::env::temp_dir().join(integration_tests::unique_name("jwtd_noflush"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = crate::smoke::Server::start(
-        &dir,
-        &[
-            ("JWTD_DATABASE_URL", &app.db.options.url),
-            (
-                "JWTD_SIGNING_KEY",
-                "flush-test-signing-key-0123456789abcdef",
-            ),
-            ("JWTD_FLUSH_EXPIRED_INTERVAL", "0"),
-        ],
-    );
+    let (server, dir) = serve_with_flush_interval(&app, "0");
     // The server is up (it printed its address); a request proves it has finished starting.
     let (status, _) = crate::smoke::http_get(&format!("{}/healthz", server.base)).await;
     assert_eq!(status, 200);
