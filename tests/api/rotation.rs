@@ -131,12 +131,21 @@ async fn concurrent_refreshes(
     token: &str,
     count: usize,
 ) -> Vec<(StatusCode, String, Option<String>)> {
-    let body = json!({ "refresh": token }).to_string();
-    let tasks: Vec<_> = (0..count)
-        .map(|_| {
+    refresh_all_at_once(app, &vec![token.to_owned(); count]).await
+}
+
+/// Sends a refresh of each of `tokens` at once, each a task of its own, and returns
+/// `(status, body, refresh token if any)` of each, in order.
+async fn refresh_all_at_once(
+    app: &TestApp,
+    tokens: &[String],
+) -> Vec<(StatusCode, String, Option<String>)> {
+    let tasks: Vec<_> = tokens
+        .iter()
+        .map(|token| {
             let request = Request::post("/token/refresh")
                 .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.clone()))
+                .body(Body::from(json!({ "refresh": token }).to_string()))
                 .unwrap();
             let router = app.router.clone();
             tokio::spawn(async move {
@@ -156,7 +165,7 @@ async fn concurrent_refreshes(
             })
         })
         .collect();
-    let mut results = Vec::with_capacity(count);
+    let mut results = Vec::with_capacity(tokens.len());
     for task in tasks {
         results.push(task.await.unwrap());
     }
@@ -214,3 +223,51 @@ backend_tests!(
     with_zero_grace_exactly_one_of_fifty_concurrent_refreshes_wins,
     inside_the_grace_window_fifty_concurrent_refreshes_share_one_successor,
 );
+
+/// SQLite's writer commits concurrent rotations in one transaction. A rotation that fails in
+/// the database halfway through its writes (here a trigger refuses its successor, after its
+/// token was blacklisted) must undo its own writes and nobody else's: its token stays usable
+/// and every other rotation committed with it stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_failing_in_the_database_writes_nothing_and_spares_its_batch() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_user("alice", "wonderland").await;
+    let mut tokens = Vec::new();
+    for _ in 0..16 {
+        tokens.push(
+            app.login("alice", "wonderland")
+                .await
+                .assert_ok()
+                .str("refresh"),
+        );
+    }
+    let doomed = tokens[7].clone();
+    let family = integration_tests::claims(&doomed)["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned();
+    app.execute(&format!(
+        "CREATE TRIGGER doom BEFORE INSERT ON outstanding_tokens \
+         WHEN NEW.family_id = '{family}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+    ))
+    .await;
+    app.clock.advance(60);
+    let results = refresh_all_at_once(&app, &tokens).await;
+    for (index, (status, text, _)) in results.iter().enumerate() {
+        let expected = if index == 7 {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(*status, expected, "refresh {index}: {text}");
+    }
+    assert_eq!(app.count(OUTSTANDING).await, 16 + 15);
+    assert_eq!(app.count(BLACKLISTED).await, 15);
+    let doomed_blacklisted = format!(
+        "SELECT COUNT(*) FROM blacklisted_tokens b \
+         JOIN outstanding_tokens o ON o.id = b.token_id WHERE o.family_id = '{family}'"
+    );
+    assert_eq!(app.count(&doomed_blacklisted).await, 0);
+    app.execute("DROP TRIGGER doom").await;
+    app.refresh(&doomed).await.assert_ok();
+}

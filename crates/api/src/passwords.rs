@@ -1,11 +1,13 @@
 //! Password hashing off the async runtime, on a fixed pool of argon2 threads.
 //!
-//! Each thread owns one `Argon2Memory`, allocated when the pool starts and reused for every
-//! hash, so hashing memory is bounded by threads × the argon2 cost and is never freed or
-//! reallocated. (Running argon2 in `spawn_blocking` instead left each of tokio's blocking
-//! threads holding its own freed 19 MiB in the allocator: hundreds of MiB of RSS.)
+//! Each thread owns at most one `Argon2Memory`, reused for every hash while jobs keep coming
+//! and released as soon as the queue is empty, so hashing memory is bounded by threads × the
+//! argon2 cost under load and is zero at rest. The buffer is one allocation of the same size
+//! every time, which the allocator serves from a fresh mapping and returns to the system on
+//! release. (Running argon2 in `spawn_blocking` instead left each of tokio's blocking threads
+//! holding its own freed 19 MiB in the allocator: hundreds of MiB of RSS.)
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use auth_core::{Argon2Memory, PasswordError, PasswordHasher};
 use tokio::sync::{mpsc, oneshot};
@@ -98,34 +100,49 @@ fn lost(error: impl std::fmt::Display) -> ApiError {
 
 /// One argon2 thread: takes jobs until every `Passwords` handle is dropped.
 fn run_jobs(hasher: &PasswordHasher, queue: &Mutex<mpsc::Receiver<Job>>) {
-    let mut memory: Argon2Memory = hasher.memory();
+    let mut memory: Option<Argon2Memory> = None;
     loop {
         // One idle thread waits on the queue while holding the lock; the others wait for the
-        // lock. A job's taker releases it at once, before hashing.
-        let job = queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .blocking_recv();
+        // lock. A job's taker releases it at once, before hashing. A thread that has to wait,
+        // for the lock or for a job, has nothing to hash: it gives its memory back first.
+        let mut queue = match queue.try_lock() {
+            Ok(queue) => queue,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                memory = None;
+                queue.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        };
+        let job = match queue.try_recv() {
+            Ok(job) => Some(job),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                memory = None;
+                queue.blocking_recv()
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => None,
+        };
+        drop(queue);
+        let Some(job) = job else { return };
+        // A caller that went away (its request was dropped) needs no answer: no hash.
         match job {
-            None => return,
-            // A caller that went away (its request was dropped) needs no answer: no hash.
-            Some(Job::Hash {
+            Job::Hash {
                 password,
                 salt,
                 reply,
-            }) => {
+            } => {
                 if !reply.is_closed() {
-                    let _ = reply.send(hasher.hash_with(&password, salt, &mut memory));
+                    let memory = memory.get_or_insert_with(|| hasher.memory());
+                    let _ = reply.send(hasher.hash_with(&password, salt, memory));
                 }
             }
-            Some(Job::Verify {
+            Job::Verify {
                 password,
                 stored,
                 reply,
-            }) => {
+            } => {
                 if !reply.is_closed() {
-                    let _ =
-                        reply.send(hasher.verify_with(&password, stored.as_deref(), &mut memory));
+                    let memory = memory.get_or_insert_with(|| hasher.memory());
+                    let _ = reply.send(hasher.verify_with(&password, stored.as_deref(), memory));
                 }
             }
         }

@@ -33,6 +33,8 @@ pub struct Presented<'a> {
     pub hash: TokenHash,
     /// The user id claim.
     pub user: UserId,
+    /// The family (`sid`) claim, which every token jwtd mints carries.
+    pub family: Option<&'a FamilyId>,
 }
 
 /// A login to record: its family and first refresh token.

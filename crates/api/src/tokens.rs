@@ -117,6 +117,7 @@ fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'
         jti: &verified.jti,
         hash: TokenHash::of(token),
         user,
+        family: verified.family.as_ref(),
     })
 }
 

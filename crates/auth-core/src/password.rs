@@ -1,10 +1,10 @@
 //! Password hashing with argon2id, stored as PHC strings.
 //!
 //! argon2 needs `m` KiB of scratch memory per hash. A server hashes on a few long-lived
-//! threads, each owning one [`Argon2Memory`] allocated once for the configured cost and reused
-//! for every hash, so that memory is never freed, grown or faulted in again: a fresh 19 MiB
-//! buffer per hash leaves each thread's allocator arena holding its pages, which is how RSS
-//! climbed past 600 MiB.
+//! threads, each holding one [`Argon2Memory`] for the configured cost while it has work and
+//! reusing it from hash to hash. Each buffer is its own mapping, given back to the system when
+//! dropped: a buffer carved from an allocator arena stays resident after it is freed, which is
+//! how RSS once climbed past 600 MiB.
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -20,6 +20,10 @@ pub enum PasswordError {
     #[error("could not hash the password: {0}")]
     Hash(String),
 }
+
+/// The least address space an [`Argon2Memory`] reserves: above glibc's largest adaptive mmap
+/// threshold (32 MiB), so that the buffer is always a mapping of its own.
+const MAPPED_RESERVATION: usize = 33 << 20;
 
 /// The scratch memory of one argon2 computation at a time, sized for a hasher's cost.
 ///
@@ -107,12 +111,20 @@ impl PasswordHasher {
         Ok(Self { params, dummy_hash })
     }
 
-    /// Scratch memory for this hasher's cost, allocated and touched now so that no hash pays
-    /// for page faults later.
+    /// Scratch memory for this hasher's cost, allocated and touched now so that the hashes
+    /// that reuse it pay for no page faults.
+    ///
+    /// The allocation reserves at least [`MAPPED_RESERVATION`] bytes of address space, of
+    /// which only the blocks in use are ever touched. glibc serves a request that large from a
+    /// mapping of its own and unmaps it on free, whatever its adaptive threshold has learnt
+    /// (it never raises the threshold past 32 MiB); a smaller buffer would come from the
+    /// thread's arena after the first free, and its pages would stay resident once dropped.
     pub fn memory(&self) -> Argon2Memory {
-        Argon2Memory {
-            blocks: vec![Block::new(); self.params.block_count()],
-        }
+        let count = self.params.block_count();
+        let reserved = count.max(MAPPED_RESERVATION / std::mem::size_of::<Block>());
+        let mut blocks = Vec::with_capacity(reserved);
+        blocks.resize(count, Block::new());
+        Argon2Memory { blocks }
     }
 
     /// Hashes a password with a caller-supplied random salt in `memory`; returns the PHC

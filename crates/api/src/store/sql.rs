@@ -581,9 +581,7 @@ impl TokenStore for SqlStore {
         now: i64,
     ) -> Result<Rotated, ApiError> {
         if let Some(rotator) = &self.rotator {
-            return rotator
-                .rotate(presented.jti, presented.hash, presented.user, client, now)
-                .await;
+            return rotator.rotate(&presented, client, now).await;
         }
         self.in_transaction(Operation::Rotate, &presented, client, now)
             .await

@@ -4,7 +4,15 @@
 //! is each statement's trip to a driver thread and each commit. Here one thread owns a
 //! write connection, takes every rotation waiting in its queue, runs each in a savepoint of
 //! one `BEGIN IMMEDIATE` transaction with cached prepared statements, commits once, and
-//! only then answers each request. A rotation that fails rolls back to its savepoint alone.
+//! only then answers each request.
+//!
+//! The writer thread is the one thing rotations queue for, so it does nothing another thread
+//! can do: the successor is minted and hashed by the request's own task before it is queued
+//! (and minted again by the writer only in the rare case its expiry must be capped by the end
+//! of the session), and the token, its family, its blacklist row and its user are read in one
+//! query. Refusals write nothing, so a batch runs without savepoints; if a job fails with a
+//! database error halfway through its writes, the batch is rolled back and run again with a
+//! savepoint per job, so that the failure undoes that job's writes alone.
 //! The rules are the same `decide_refresh` as everywhere else, and the same unique
 //! `blacklisted_tokens.token_id` guards exactly-one-wins.
 
@@ -19,7 +27,7 @@ use auth_core::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Rotated, revocation_deadline};
+use super::{Presented, Rotated, revocation_deadline};
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
 use crate::revocations::RevokedSessions;
@@ -36,7 +44,17 @@ struct Job {
     user: UserId,
     client: Client,
     now: i64,
+    successor: Option<Minted>,
     reply: oneshot::Sender<Result<Rotated, ApiError>>,
+}
+
+/// A successor minted before the rotation is queued, for the full refresh lifetime.
+struct Minted {
+    jti: Jti,
+    family: FamilyId,
+    exp: i64,
+    token: String,
+    hash: TokenHash,
 }
 
 /// What the writer needs besides its connection.
@@ -50,6 +68,7 @@ struct Rules {
 #[derive(Debug)]
 pub struct SqliteRotator {
     jobs: mpsc::Sender<Job>,
+    codec: Arc<TokenCodec>,
 }
 
 impl SqliteRotator {
@@ -95,7 +114,7 @@ impl SqliteRotator {
                 ApiError::Internal(format!("cannot start the SQLite checkpointer: {error}"))
             })?;
         let rules = Rules {
-            codec,
+            codec: Arc::clone(&codec),
             check_user_is_active,
             revoked,
         };
@@ -105,7 +124,7 @@ impl SqliteRotator {
             .map_err(|error| {
                 ApiError::Internal(format!("cannot start the SQLite writer: {error}"))
             })?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, codec })
     }
 
     /// Rotates a refresh token; answers once the rotation is committed.
@@ -114,25 +133,75 @@ impl SqliteRotator {
     /// As `TokenStore::rotate`; 503 if the writer is gone.
     pub async fn rotate(
         &self,
-        jti: &Jti,
-        hash: TokenHash,
-        user: UserId,
+        presented: &Presented<'_>,
         client: &Client,
         now: i64,
     ) -> Result<Rotated, ApiError> {
+        // Minting is the costliest step of a rotation that needs no database: do it here,
+        // on the request's task, rather than on the one writer thread.
+        let lifetime = self.codec.settings().refresh_token_lifetime.as_secs();
+        let exp = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+        let successor = match presented.family {
+            Some(family) => Some(mint_successor(
+                &self.codec,
+                presented.jti,
+                presented.user,
+                family,
+                now,
+                exp,
+            )?),
+            None => None,
+        };
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            jti: jti.clone(),
-            hash,
-            user,
+            jti: presented.jti.clone(),
+            hash: presented.hash,
+            user: presented.user,
             client: client.clone(),
             now,
+            successor,
             reply,
         };
         let gone =
             || ApiError::Unavailable(sea_orm::DbErr::Custom("the SQLite writer stopped".into()));
         self.jobs.send(job).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+/// The successor that rotating `parent` at `now` issues, expiring at `exp`.
+fn mint_successor(
+    codec: &TokenCodec,
+    parent: &Jti,
+    user: UserId,
+    family: &FamilyId,
+    now: i64,
+    exp: i64,
+) -> Result<Minted, ApiError> {
+    let jti = successor_jti(codec, parent);
+    let token = codec.mint_refresh(&RefreshSpec {
+        jti: &jti,
+        user,
+        family,
+        iat: now,
+        exp,
+    })?;
+    Ok(Minted {
+        hash: TokenHash::of(&token),
+        jti,
+        family: family.clone(),
+        exp,
+        token,
+    })
+}
+
+/// The id of the token that rotating `parent` issues: derived from it when rotated tokens
+/// are blacklisted (so that a retry within the grace window finds it), random otherwise.
+fn successor_jti(codec: &TokenCodec, parent: &Jti) -> Jti {
+    if codec.settings().blacklist_after_rotation {
+        codec.keys().successor_jti(parent)
+    } else {
+        Jti::from_random_bytes(rand::random())
     }
 }
 
@@ -159,7 +228,13 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules
                 Err(_) => break,
             }
         }
-        let answers = commit_batch(&mut connection, &batch, rules);
+        // A job that fails halfway may leave writes behind: run the batch again with a
+        // savepoint per job, so that such a failure undoes that job alone.
+        let answers = commit_batch(&mut connection, &mut batch, rules, Isolation::Shared)
+            .unwrap_or_else(|| {
+                commit_batch(&mut connection, &mut batch, rules, Isolation::Savepoints)
+                    .unwrap_or_default()
+            });
         for (job, answer) in batch.drain(..).zip(answers) {
             // The requester may have gone away; its rotation stands either way.
             let _ = job.reply.send(answer);
@@ -167,19 +242,31 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules
     }
 }
 
-/// One rotation's outcome, committed with its savepoint.
+/// How the jobs of one batch are kept apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isolation {
+    /// All in the batch's transaction: any failure rolls the whole batch back.
+    Shared,
+    /// Each in a savepoint of its own: a failure rolls back that job alone.
+    Savepoints,
+}
+
+/// One rotation's outcome, committed with its batch. Refusals write nothing, except the
+/// revocation of a family whose rotated token was reused.
 enum Outcome {
     Issued(Rotated),
     Refused(ApiError),
 }
 
 /// Runs every job in one transaction and returns each answer; if the commit fails, every
-/// job is answered 503 and nothing was written.
+/// job is answered 503 and nothing was written. With `Isolation::Shared`, `None` when a job
+/// failed: the batch was rolled back and nothing was written.
 fn commit_batch(
     connection: &mut Connection,
-    batch: &[Job],
+    batch: &mut [Job],
     rules: &Rules,
-) -> Vec<Result<Rotated, ApiError>> {
+    isolation: Isolation,
+) -> Option<Vec<Result<Rotated, ApiError>>> {
     let unavailable =
         |error: &rusqlite::Error| ApiError::Unavailable(sea_orm::DbErr::Custom(error.to_string()));
     let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
@@ -187,31 +274,25 @@ fn commit_batch(
         Ok(transaction) => transaction,
         Err(error) => {
             tracing::warn!(error = %error, "cannot begin a rotation batch");
-            return batch.iter().map(|_| Err(unavailable(&error))).collect();
+            return Some(batch.iter().map(|_| Err(unavailable(&error))).collect());
         }
     };
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut revoked = Vec::new();
-    for job in batch {
-        let outcome = match transaction.savepoint() {
-            Ok(mut savepoint) => match rotate_one(&savepoint, job, rules, &mut revoked) {
-                Ok(outcome) => match savepoint.commit() {
-                    Ok(()) => Ok(outcome),
-                    Err(error) => Err(sqlite_error(error)),
-                },
-                Err(error) => {
-                    // Undo this rotation's partial writes only.
-                    let _ = savepoint.rollback();
-                    Err(error)
-                }
+    for job in batch.iter_mut() {
+        let outcome = match isolation {
+            Isolation::Shared => match rotate_one(&transaction, job, rules, &mut revoked) {
+                Ok(outcome) => Ok(outcome),
+                // Dropping the transaction rolls the batch back.
+                Err(_) => return None,
             },
-            Err(error) => Err(sqlite_error(error)),
+            Isolation::Savepoints => in_savepoint(&mut transaction, job, rules, &mut revoked),
         };
         outcomes.push(outcome);
     }
     if let Err(error) = transaction.commit() {
         tracing::warn!(error = %error, "cannot commit a rotation batch");
-        return batch.iter().map(|_| Err(unavailable(&error))).collect();
+        return Some(batch.iter().map(|_| Err(unavailable(&error))).collect());
     }
     if let Some(now) = batch.first().map(|job| job.now) {
         let until = revocation_deadline(rules.codec.settings(), now);
@@ -219,13 +300,38 @@ fn commit_batch(
             rules.revoked.revoke(family, until);
         }
     }
-    outcomes
-        .into_iter()
-        .map(|outcome| match outcome {
-            Ok(Outcome::Issued(rotated)) => Ok(rotated),
-            Ok(Outcome::Refused(error)) | Err(error) => Err(error),
-        })
-        .collect()
+    Some(
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(Outcome::Issued(rotated)) => Ok(rotated),
+                Ok(Outcome::Refused(error)) | Err(error) => Err(error),
+            })
+            .collect(),
+    )
+}
+
+/// Runs one job in a savepoint, rolled back if the job fails.
+fn in_savepoint(
+    transaction: &mut rusqlite::Transaction<'_>,
+    job: &mut Job,
+    rules: &Rules,
+    revoked: &mut Vec<FamilyId>,
+) -> Result<Outcome, ApiError> {
+    let mut savepoint = transaction.savepoint().map_err(sqlite_error)?;
+    let mut revoked_here = Vec::new();
+    match rotate_one(&savepoint, job, rules, &mut revoked_here) {
+        Ok(outcome) => {
+            savepoint.commit().map_err(sqlite_error)?;
+            revoked.append(&mut revoked_here);
+            Ok(outcome)
+        }
+        Err(error) => {
+            // Undo this rotation's partial writes only.
+            let _ = savepoint.rollback();
+            Err(error)
+        }
+    }
 }
 
 /// What is stored about a presented token, read in one query.
@@ -236,21 +342,24 @@ struct Loaded {
     family_revoked: bool,
     family_expires_at: i64,
     blacklisted: Option<BlacklistEntry>,
+    /// Whether the user the token names exists and is active.
+    user_active: Option<bool>,
 }
 
-fn load(connection: &Connection, jti: &Jti) -> Result<Option<Loaded>, ApiError> {
+fn load(connection: &Connection, jti: &Jti, user: UserId) -> Result<Option<Loaded>, ApiError> {
     let mut statement = connection
         .prepare_cached(
             "SELECT o.id, o.token_hash, o.family_id, f.revoked_at, f.expires_at, \
-                    b.reason, b.blacklisted_at \
+                    b.reason, b.blacklisted_at, u.is_active \
              FROM outstanding_tokens o \
              JOIN token_families f ON f.id = o.family_id \
              LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
+             LEFT JOIN users u ON u.id = ?2 \
              WHERE o.jti = ?1",
         )
         .map_err(sqlite_error)?;
     statement
-        .query_row(params![jti.as_str()], |row| {
+        .query_row(params![jti.as_str(), user.0], |row| {
             let reason: Option<String> = row.get(5)?;
             let at: Option<i64> = row.get(6)?;
             Ok(Loaded {
@@ -263,6 +372,7 @@ fn load(connection: &Connection, jti: &Jti) -> Result<Option<Loaded>, ApiError> 
                     reason: Revocation::parse(&reason),
                     at,
                 }),
+                user_active: row.get(7)?,
             })
         })
         .optional()
@@ -300,39 +410,26 @@ fn successor(connection: &Connection, jti: &Jti) -> Result<Option<Successor>, Ap
         .map_err(sqlite_error)
 }
 
-fn require_active_user(
-    connection: &Connection,
-    user: UserId,
-    rules: &Rules,
-) -> Result<(), ApiError> {
-    let mut statement = connection
-        .prepare_cached("SELECT is_active FROM users WHERE id = ?1")
-        .map_err(sqlite_error)?;
-    let active: Option<bool> = statement
-        .query_row(params![user.0], |row| row.get(0))
-        .optional()
-        .map_err(sqlite_error)?;
-    match active {
-        Some(active) if active || !rules.check_user_is_active => Ok(()),
-        _ => Err(ApiError::NoAccountForToken),
-    }
-}
-
+/// Carries out `decide_refresh` for one job. Refusals are `Ok(Outcome::Refused)`; an error
+/// is a failure of the database (or of signing), after which the job's writes may be half
+/// done.
 fn rotate_one(
     connection: &Connection,
-    job: &Job,
+    job: &mut Job,
     rules: &Rules,
     revoked: &mut Vec<FamilyId>,
 ) -> Result<Outcome, ApiError> {
+    let refuse = |error: ApiError| Ok(Outcome::Refused(error));
     let settings = rules.codec.settings();
-    let loaded = load(connection, &job.jti)?.ok_or(TokenError::Invalid)?;
+    let Some(loaded) = load(connection, &job.jti, job.user)? else {
+        return refuse(TokenError::Invalid.into());
+    };
     if TokenHash::from_hex(&loaded.token_hash) != Some(job.hash) {
-        return Err(TokenError::Invalid.into());
+        return refuse(TokenError::Invalid.into());
     }
-    let successor_jti = rules.codec.keys().successor_jti(&job.jti);
     let next = match loaded.blacklisted {
         Some(entry) if entry.reason == Revocation::Rotated => {
-            successor(connection, &successor_jti)?
+            successor(connection, &rules.codec.keys().successor_jti(&job.jti))?
         }
         _ => None,
     };
@@ -349,8 +446,21 @@ fn rotate_one(
             blacklisted: next.blacklisted,
         }),
     };
-    match decide_refresh(&stored, job.now, settings) {
-        RefreshDecision::Reject(error) => Ok(Outcome::Refused(error.into())),
+    let decision = decide_refresh(&stored, job.now, settings);
+    let user_refused = match loaded.user_active {
+        Some(active) => !active && rules.check_user_is_active,
+        None => true,
+    };
+    if user_refused
+        && matches!(
+            decision,
+            RefreshDecision::Rotate { .. } | RefreshDecision::ReplaySuccessor
+        )
+    {
+        return refuse(ApiError::NoAccountForToken);
+    }
+    match decision {
+        RefreshDecision::Reject(error) => refuse(error.into()),
         RefreshDecision::RevokeFamily => {
             revoke_family(
                 connection,
@@ -368,12 +478,9 @@ fn rotate_one(
                 at: job.now,
             };
             record_event(connection, &event)?;
-            Ok(Outcome::Refused(
-                TokenError::Blacklisted(Refusal::ReuseDetected).into(),
-            ))
+            refuse(TokenError::Blacklisted(Refusal::ReuseDetected).into())
         }
         RefreshDecision::ReplaySuccessor => {
-            require_active_user(connection, job.user, rules)?;
             let next =
                 next.ok_or_else(|| ApiError::Internal("grace replay without successor".into()))?;
             let token = rules.codec.mint_refresh(&RefreshSpec {
@@ -386,13 +493,12 @@ fn rotate_one(
             // The re-minted successor must be the very token issued the first time; if not
             // (the signing key changed since), it is of no use to the client.
             if TokenHash::from_hex(&next.token_hash) != Some(TokenHash::of(&token)) {
-                return Ok(Outcome::Refused(TokenError::Invalid.into()));
+                return refuse(TokenError::Invalid.into());
             }
             Ok(Outcome::Issued(Rotated::Replayed(token)))
         }
         RefreshDecision::Rotate { successor_exp } => {
-            require_active_user(connection, job.user, rules)?;
-            let successor_jti = if settings.blacklist_after_rotation {
+            if settings.blacklist_after_rotation {
                 let inserted = connection
                     .prepare_cached(
                         "INSERT INTO blacklisted_tokens (token_id, blacklisted_at, reason) \
@@ -402,21 +508,26 @@ fn rotate_one(
                     .map_err(sqlite_error)?;
                 if inserted != 1 {
                     // Unreachable with one writer; the unique constraint is the last guard.
-                    return Err(ApiError::Unavailable(sea_orm::DbErr::Custom(
+                    return refuse(ApiError::Unavailable(sea_orm::DbErr::Custom(
                         "concurrent rotation".into(),
                     )));
                 }
-                successor_jti
-            } else {
-                Jti::from_random_bytes(rand::random())
+            }
+            let successor = match job.successor.take() {
+                Some(minted) if minted.exp == successor_exp && minted.family == loaded.family => {
+                    minted
+                }
+                // The session ends before a full refresh lifetime (or nothing was minted
+                // ahead): mint with the capped expiry.
+                _ => mint_successor(
+                    &rules.codec,
+                    &job.jti,
+                    job.user,
+                    &loaded.family,
+                    job.now,
+                    successor_exp,
+                )?,
             };
-            let token = rules.codec.mint_refresh(&RefreshSpec {
-                jti: &successor_jti,
-                user: job.user,
-                family: &loaded.family,
-                iat: job.now,
-                exp: successor_exp,
-            })?;
             connection
                 .prepare_cached(
                     "INSERT INTO outstanding_tokens \
@@ -426,12 +537,12 @@ fn rotate_one(
                 .and_then(|mut statement| {
                     statement.execute(params![
                         job.user.0,
-                        successor_jti.as_str(),
+                        successor.jti.as_str(),
                         loaded.family.as_str(),
                         job.jti.as_str(),
-                        TokenHash::of(&token).to_hex(),
+                        successor.hash.to_hex(),
                         job.now,
-                        successor_exp,
+                        successor.exp,
                     ])
                 })
                 .map_err(sqlite_error)?;
@@ -441,7 +552,7 @@ fn rotate_one(
                     statement.execute(params![job.now, loaded.family.as_str()])
                 })
                 .map_err(sqlite_error)?;
-            Ok(Outcome::Issued(Rotated::New(token)))
+            Ok(Outcome::Issued(Rotated::New(successor.token)))
         }
     }
 }
