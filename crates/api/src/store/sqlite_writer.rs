@@ -2,9 +2,9 @@
 //!
 //! SQLite has one writer at a time, so rotations are serialized whatever we do; what costs
 //! is each statement's trip to a driver thread and each commit. Here one thread owns a
-//! write connection, takes every rotation waiting in its queue, runs each in a savepoint of
-//! one `BEGIN IMMEDIATE` transaction with cached prepared statements, commits once, and
-//! only then answers each request.
+//! write connection, takes every rotation waiting in its queue, runs them all in one
+//! `BEGIN IMMEDIATE` transaction with cached prepared statements, commits once, and only
+//! then answers each request.
 //!
 //! The writer thread is the one thing rotations queue for, so it does nothing another thread
 //! can do: the successor is minted and hashed by the request's own task before it is queued
@@ -13,6 +13,7 @@
 //! query. Refusals write nothing, so a batch runs without savepoints; if a job fails with a
 //! database error halfway through its writes, the batch is rolled back and run again with a
 //! savepoint per job, so that the failure undoes that job's writes alone.
+//!
 //! The rules are the same `decide_refresh` as everywhere else, and the same unique
 //! `blacklisted_tokens.token_id` guards exactly-one-wins.
 
