@@ -31,6 +31,16 @@ enum Job {
     },
 }
 
+impl Job {
+    /// Whether the caller stopped waiting for the answer.
+    fn is_abandoned(&self) -> bool {
+        match self {
+            Job::Hash { reply, .. } => reply.is_closed(),
+            Job::Verify { reply, .. } => reply.is_closed(),
+        }
+    }
+}
+
 /// A handle to the argon2 threads; cheap to clone. The threads end when the last handle is
 /// dropped.
 #[derive(Clone, Debug)]
@@ -124,26 +134,24 @@ fn run_jobs(hasher: &PasswordHasher, queue: &Mutex<mpsc::Receiver<Job>>) {
         drop(queue);
         let Some(job) = job else { return };
         // A caller that went away (its request was dropped) needs no answer: no hash.
+        if job.is_abandoned() {
+            continue;
+        }
+        let memory = memory.get_or_insert_with(|| hasher.memory());
         match job {
             Job::Hash {
                 password,
                 salt,
                 reply,
             } => {
-                if !reply.is_closed() {
-                    let memory = memory.get_or_insert_with(|| hasher.memory());
-                    let _ = reply.send(hasher.hash_with(&password, salt, memory));
-                }
+                let _ = reply.send(hasher.hash_with(&password, salt, memory));
             }
             Job::Verify {
                 password,
                 stored,
                 reply,
             } => {
-                if !reply.is_closed() {
-                    let memory = memory.get_or_insert_with(|| hasher.memory());
-                    let _ = reply.send(hasher.verify_with(&password, stored.as_deref(), memory));
-                }
+                let _ = reply.send(hasher.verify_with(&password, stored.as_deref(), memory));
             }
         }
     }

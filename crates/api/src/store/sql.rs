@@ -18,7 +18,7 @@ use sea_orm::{
 
 use super::{
     Flushed, NewSession, Presented, Rotated, Session, SqliteRotator, TokenStore,
-    revocation_deadline,
+    revocation_deadline, successor_jti,
 };
 use crate::db::Database;
 use crate::error::ApiError;
@@ -257,7 +257,7 @@ impl SqlStore {
             }
             RefreshDecision::Rotate { successor_exp } => {
                 self.require_active_user(txn, presented.user).await?;
-                let successor_jti = if settings.blacklist_after_rotation {
+                if settings.blacklist_after_rotation {
                     let inserted =
                         blacklisted_tokens::Entity::insert(blacklisted_tokens::ActiveModel {
                             token_id: Set(loaded.token.id),
@@ -276,10 +276,8 @@ impl SqlStore {
                             "concurrent rotation".into(),
                         )));
                     }
-                    self.codec.keys().successor_jti(presented.jti)
-                } else {
-                    Jti::from_random_bytes(rand::random())
-                };
+                }
+                let successor_jti = successor_jti(&self.codec, presented.jti);
                 let token = self.codec.mint_refresh(&RefreshSpec {
                     jti: &successor_jti,
                     user: presented.user,

@@ -29,7 +29,7 @@ use auth_core::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Presented, Rotated, revocation_deadline};
+use super::{Presented, Rotated, revocation_deadline, successor_jti};
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
 use crate::revocations::RevokedSessions;
@@ -210,16 +210,6 @@ fn mint_successor(
         exp,
         token,
     })
-}
-
-/// The id of the token that rotating `parent` issues: derived from it when rotated tokens
-/// are blacklisted (so that a retry within the grace window finds it), random otherwise.
-fn successor_jti(codec: &TokenCodec, parent: &Jti) -> Jti {
-    if codec.settings().blacklist_after_rotation {
-        codec.keys().successor_jti(parent)
-    } else {
-        Jti::from_random_bytes(rand::random())
-    }
 }
 
 /// The writer's connection.
