@@ -26,18 +26,22 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// Where its stderr (its log) goes, for a failing test to show.
+    log: PathBuf,
 }
 
 impl Server {
     /// Starts `jwtd serve --bind 127.0.0.1:0` with `env`, and waits until it listens.
     pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let log = dir.join(format!("{}.log", integration_tests::unique_name("jwtd")));
+        let stderr = std::fs::File::create(&log).expect("create the server's log file");
         let mut command = Command::new(jwtd_binary());
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .current_dir(dir)
             .env_remove("JWTD_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (name, value) in env {
             command.env(name, value);
         }
@@ -47,12 +51,19 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, base }
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("unexpected first line {line:?}; the server's log:\n{log}");
+        };
+        let base = base.to_owned();
+        Self { child, base, log }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
