@@ -108,9 +108,15 @@ async fn expires_at_is_indexed(backend: Backend) {
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
              AND tbl_name = 'outstanding_tokens' AND sql LIKE '%expires_at%'"
         }
+        // From the catalogs alone: `pg_indexes` calls pg_get_indexdef() on indexes of every
+        // schema, which fails on one that a concurrent test is dropping.
         Backend::Postgres(_) => {
-            "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() \
-             AND tablename = 'outstanding_tokens' AND indexdef LIKE '%expires_at%'"
+            "SELECT COUNT(*) FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
+             WHERE n.nspname = current_schema() AND t.relname = 'outstanding_tokens' \
+               AND a.attname = 'expires_at'"
         }
         Backend::Mysql(_) => {
             "SELECT COUNT(*) FROM information_schema.statistics \

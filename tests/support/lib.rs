@@ -117,6 +117,11 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// The pool timeouts of a test database on a shared server. The product's 5 s defaults
+/// answer 503 under load; a test on a machine busy with other tests and builds is not about
+/// that (the tests that are set their own timeouts), so it waits longer instead of failing.
+const SHARED_SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A fresh database; removed when dropped.
 pub struct TestDb {
     /// The connection options a server would use.
@@ -164,6 +169,8 @@ impl TestDb {
                 let mut options = DbOptions::new(url.clone());
                 options.schema = Some(schema.clone());
                 options.max_connections = 20;
+                options.acquire_timeout = SHARED_SERVER_TIMEOUT;
+                options.statement_timeout = SHARED_SERVER_TIMEOUT;
                 (
                     options,
                     Cleanup::PostgresSchema {
@@ -184,6 +191,8 @@ impl TestDb {
                 admin.close().await.ok();
                 let mut options = DbOptions::new(admin_mysql_url(url, &database));
                 options.max_connections = 20;
+                options.acquire_timeout = SHARED_SERVER_TIMEOUT;
+                options.statement_timeout = SHARED_SERVER_TIMEOUT;
                 (
                     options,
                     Cleanup::MysqlDatabase {
