@@ -7,7 +7,7 @@ mod sql;
 mod sqlite_writer;
 
 use async_trait::async_trait;
-use auth_core::{FamilyId, Jti, Revocation, TokenCodec, TokenHash, UserId};
+use auth_core::{FamilyId, Jti, Revocation, TokenHash, UserId};
 
 use crate::error::ApiError;
 use crate::events::Client;
@@ -35,16 +35,6 @@ pub struct Presented<'a> {
     pub user: UserId,
     /// The family (`sid`) claim, which every token jwtd mints carries.
     pub family: Option<&'a FamilyId>,
-}
-
-/// The id of the token that rotating `parent` issues: derived from it when rotated tokens
-/// are blacklisted (so that a retry within the grace window finds it), random otherwise.
-pub(crate) fn successor_jti(codec: &TokenCodec, parent: &Jti) -> Jti {
-    if codec.settings().blacklist_after_rotation {
-        codec.keys().successor_jti(parent)
-    } else {
-        Jti::from_random_bytes(rand::random())
-    }
 }
 
 /// A login to record: its family and first refresh token.

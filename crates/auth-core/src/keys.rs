@@ -8,8 +8,6 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::{EncodingKey, Header};
 use sha2::{Sha256, Sha384, Sha512};
 
-use crate::types::Jti;
-
 /// The signing algorithms jwtd accepts. Exactly one is configured; tokens signed with any
 /// other `alg` (including `none`) are refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +94,7 @@ impl Verifier {
     }
 }
 
-/// The keys for one algorithm: signing, verifying, and the secret from which successor
-/// token ids are derived. `Debug` shows no key material.
+/// The keys for one algorithm: signing and verifying. `Debug` shows no key material.
 #[derive(Clone)]
 pub struct Keys {
     pub(crate) algorithm: Algorithm,
@@ -106,10 +103,7 @@ pub struct Keys {
     /// The header segment of the tokens jwtd mints (`base64url({"typ":"JWT","alg":..})`).
     pub(crate) header_segment: String,
     verifier: Verifier,
-    successor_key: Hmac<Sha256>,
 }
-
-type HmacSha256 = Hmac<Sha256>;
 
 impl Keys {
     /// Keys for an HMAC algorithm from a shared secret.
@@ -120,12 +114,6 @@ impl Keys {
         if secret.is_empty() {
             return Err(KeyError::EmptyKey);
         }
-        // A key of its own for successor ids, derived from the signing secret, so that an
-        // id is never an HMAC the signing key also produces for some other input.
-        let mut derive = HmacSha256::new_from_slice(secret).map_err(|_| KeyError::EmptyKey)?;
-        derive.update(b"jwtd successor-jti key v1");
-        let derived = derive.finalize().into_bytes();
-        let successor_key = HmacSha256::new_from_slice(&derived).map_err(|_| KeyError::EmptyKey)?;
         let header = Header::new(algorithm.to_jwt());
         // What jsonwebtoken writes as the first segment of every token it encodes.
         let header_json = serde_json::to_vec(&header)
@@ -136,7 +124,6 @@ impl Keys {
             encoding: EncodingKey::from_secret(secret),
             header_segment: URL_SAFE_NO_PAD.encode(header_json),
             verifier: Verifier::new(algorithm, secret)?,
-            successor_key,
         })
     }
 
@@ -149,20 +136,6 @@ impl Keys {
     /// The configured algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
-    }
-
-    /// The id of the refresh token that rotating `parent` produces.
-    ///
-    /// Deterministic, so a retried rotation within the grace window re-mints exactly the
-    /// successor the first attempt got, without the raw token ever being stored. Unguessable
-    /// without the key. 32 lowercase hex characters, like any other `jti`.
-    pub fn successor_jti(&self, parent: &Jti) -> Jti {
-        let mut mac = self.successor_key.clone();
-        mac.update(parent.as_str().as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Jti::from_random_bytes(bytes)
     }
 }
 

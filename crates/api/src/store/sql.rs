@@ -18,7 +18,7 @@ use sea_orm::{
 
 use super::{
     Flushed, NewSession, Presented, Rotated, Session, SqliteRotator, TokenStore,
-    revocation_deadline, successor_jti,
+    revocation_deadline,
 };
 use crate::db::Database;
 use crate::error::ApiError;
@@ -155,18 +155,17 @@ impl SqlStore {
         })
     }
 
-    /// The successor a rotation of `token` produced, if there is one.
+    /// The successor a rotation of `token` produced, if there is one: its child in its
+    /// family (a rotated token has exactly one).
     async fn successor(
         &self,
         db: &impl ConnectionTrait,
         token: &outstanding_tokens::Model,
     ) -> Result<Option<(outstanding_tokens::Model, bool)>, ApiError> {
-        let jti = self
-            .codec
-            .keys()
-            .successor_jti(&Jti::new(token.jti.clone()));
         let Some(successor) = outstanding_tokens::Entity::find()
-            .filter(outstanding_tokens::Column::Jti.eq(jti.as_str()))
+            .filter(outstanding_tokens::Column::FamilyId.eq(token.family_id.as_str()))
+            .filter(outstanding_tokens::Column::ParentJti.eq(token.jti.as_str()))
+            .order_by_asc(outstanding_tokens::Column::Id)
             .one(db)
             .await?
         else {
@@ -277,7 +276,7 @@ impl SqlStore {
                         )));
                     }
                 }
-                let successor_jti = successor_jti(&self.codec, presented.jti);
+                let successor_jti = crate::tokens::new_jti();
                 let token = self.codec.mint_refresh(&RefreshSpec {
                     jti: &successor_jti,
                     user: presented.user,

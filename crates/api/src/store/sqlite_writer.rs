@@ -29,7 +29,7 @@ use auth_core::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Presented, Rotated, revocation_deadline, successor_jti};
+use super::{Presented, Rotated, revocation_deadline};
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
 use crate::revocations::RevokedSessions;
@@ -161,7 +161,6 @@ impl SqliteRotator {
         let successor = match presented.family {
             Some(family) => Some(mint_successor(
                 &self.codec,
-                presented.jti,
                 presented.user,
                 family,
                 now,
@@ -186,16 +185,15 @@ impl SqliteRotator {
     }
 }
 
-/// The successor that rotating `parent` at `now` issues, expiring at `exp`.
+/// The successor that a rotation at `now` issues, expiring at `exp`.
 fn mint_successor(
     codec: &TokenCodec,
-    parent: &Jti,
     user: UserId,
     family: &FamilyId,
     now: i64,
     exp: i64,
 ) -> Result<Minted, ApiError> {
-    let jti = successor_jti(codec, parent);
+    let jti = crate::tokens::new_jti();
     let token = codec.mint_refresh(&RefreshSpec {
         jti: &jti,
         user,
@@ -521,22 +519,28 @@ struct Successor {
     blacklisted: bool,
 }
 
-fn successor(connection: &Connection, jti: &Jti) -> Result<Option<Successor>, ApiError> {
+/// A token that was rotated (and so blacklisted) has exactly one child in its family.
+fn successor(
+    connection: &Connection,
+    family: &FamilyId,
+    parent: &Jti,
+) -> Result<Option<Successor>, ApiError> {
     let mut statement = connection
         .prepare_cached(
-            "SELECT s.created_at, s.expires_at, s.token_hash, \
+            "SELECT s.jti, s.created_at, s.expires_at, s.token_hash, \
                     EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = s.id) \
-             FROM outstanding_tokens s WHERE s.jti = ?1",
+             FROM outstanding_tokens s WHERE s.family_id = ?1 AND s.parent_jti = ?2 \
+             ORDER BY s.id LIMIT 1",
         )
         .map_err(sqlite_error)?;
     statement
-        .query_row(params![jti.as_str()], |row| {
+        .query_row(params![family.as_str(), parent.as_str()], |row| {
             Ok(Successor {
-                jti: jti.clone(),
-                issued_at: row.get(0)?,
-                expires_at: row.get(1)?,
-                token_hash: row.get(2)?,
-                blacklisted: row.get(3)?,
+                jti: Jti::new(row.get::<_, String>(0)?),
+                issued_at: row.get(1)?,
+                expires_at: row.get(2)?,
+                token_hash: row.get(3)?,
+                blacklisted: row.get(4)?,
             })
         })
         .optional()
@@ -562,7 +566,7 @@ fn rotate_one(
     }
     let next = match loaded.blacklisted {
         Some(entry) if entry.reason == Revocation::Rotated => {
-            successor(connection, &rules.codec.keys().successor_jti(&job.jti))?
+            successor(connection, &loaded.family, &job.jti)?
         }
         _ => None,
     };
@@ -654,7 +658,6 @@ fn rotate_one(
                 // ahead): mint with the capped expiry.
                 _ => mint_successor(
                     &rules.codec,
-                    &job.jti,
                     job.user,
                     &loaded.family,
                     job.now,
