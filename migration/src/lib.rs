@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_initial;
 mod m20261130_000002_revoked_at_index;
+mod m20261130_000003_drop_outstanding_user_index;
 
 /// Applies jwtd's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261130_000001_initial::Migration),
             Box::new(m20261130_000002_revoked_at_index::Migration),
+            Box::new(m20261130_000003_drop_outstanding_user_index::Migration),
         ]
     }
 }

@@ -128,7 +128,45 @@ async fn expires_at_is_indexed(backend: Backend) {
     assert!(app.count(sql).await >= 1, "no index leads with expires_at");
 }
 
+/// No query reads outstanding tokens by user, so no index on `user_id` costs every rotation a
+/// write (MySQL keeps the one its foreign key requires); deleting a user row still leaves
+/// their tokens' rows with no user, through the foreign key.
+async fn outstanding_user_id_has_no_index_and_deleting_a_user_keeps_the_rows(backend: Backend) {
+    let sql = match &backend {
+        Backend::Sqlite => Some(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name = 'outstanding_tokens' AND sql LIKE '%user_id%'",
+        ),
+        Backend::Postgres(_) => Some(
+            "SELECT COUNT(*) FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
+             WHERE n.nspname = current_schema() AND t.relname = 'outstanding_tokens' \
+               AND a.attname = 'user_id'",
+        ),
+        Backend::Mysql(_) => None,
+    };
+    let app = TestApp::spawn(backend.clone()).await;
+    if let Some(sql) = sql {
+        assert_eq!(
+            app.count(sql).await,
+            0,
+            "an index on outstanding_tokens.user_id"
+        );
+    }
+    let (refresh, _) = app.alice().await;
+    app.refresh(&refresh).await.assert_ok();
+    app.delete_user(1).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outstanding_tokens WHERE user_id IS NULL")
+            .await,
+        2
+    );
+}
+
 backend_tests!(
+    outstanding_user_id_has_no_index_and_deleting_a_user_keeps_the_rows,
     outstanding_rows_store_the_sha256_of_each_refresh_token_only,
     a_token_whose_hash_does_not_match_its_row_is_invalid,
     expires_at_is_indexed,
