@@ -308,6 +308,14 @@ fn checkpoint_while(connection: &Connection, wal: &WalState, alive: impl Fn() ->
     }
 }
 
+/// Run by the writer between batches: restarts the log when the checkpointer has flagged it,
+/// or, whatever the checkpointer is doing, once the file reaches `FORCE_RESTART_BYTES`.
+/// Returns whether the log was restarted.
+fn restart_wal_if_due(connection: &Connection, wal: &WalState) -> bool {
+    let forced = wal.file_len() >= FORCE_RESTART_BYTES;
+    (forced || wal.long.load(Ordering::Relaxed)) && restart_wal(connection, wal, forced)
+}
+
 /// Copies what the checkpointer has not yet copied, waits briefly for readers of older
 /// snapshots, and has the next transaction write the log from its beginning. Unless
 /// `forced`, skipped (and left for a later batch) while the checkpointer is at work. Returns
@@ -366,10 +374,7 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules
             // The requester may have gone away; its rotation stands either way.
             let _ = job.reply.send(answer);
         }
-        let forced = rules.wal.file_len() >= FORCE_RESTART_BYTES;
-        if forced || rules.wal.long.load(Ordering::Relaxed) {
-            restart_wal(&connection, &rules.wal, forced);
-        }
+        restart_wal_if_due(&connection, &rules.wal);
     }
 }
 
@@ -796,10 +801,7 @@ mod tests {
             writer.execute_batch("COMMIT").unwrap();
             written += 64 * 4096;
             longest = longest.max(wal.file_len());
-            let forced = wal.file_len() >= FORCE_RESTART_BYTES;
-            if forced || wal.long.load(Ordering::Relaxed) {
-                restarts += u32::from(restart_wal(&writer, &wal, forced));
-            }
+            restarts += u32::from(restart_wal_if_due(&writer, &wal));
         }
         stop.store(true, Ordering::Relaxed);
         checkpointer.join().unwrap();
