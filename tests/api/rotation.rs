@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use integration_tests::{Backend, TestApp, backend_tests, json};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use tower::ServiceExt;
 
 const OUTSTANDING: &str = "SELECT COUNT(*) FROM outstanding_tokens";
@@ -231,28 +232,29 @@ backend_tests!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_failing_in_the_database_writes_nothing_and_spares_its_batch() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    app.create_user("alice", "wonderland").await;
-    let mut tokens = Vec::new();
-    for _ in 0..16 {
-        tokens.push(
-            app.login("alice", "wonderland")
-                .await
-                .assert_ok()
-                .str("refresh"),
-        );
-    }
+    let install = |family: &str| {
+        format!(
+            "CREATE TRIGGER doom BEFORE INSERT ON outstanding_tokens \
+             WHEN NEW.family_id = '{family}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+    };
+    assert_a_failing_rotation_spares_its_batch(&app, install, "DROP TRIGGER doom").await;
+}
+
+/// Logs in 16 sessions, has `install` (given the family) make the database fail the
+/// rotation of the eighth, rotates all 16 at once, and asserts that the eighth alone failed
+/// and wrote nothing; once `remove` has run, it rotates.
+async fn assert_a_failing_rotation_spares_its_batch(
+    app: &TestApp,
+    install: impl Fn(&str) -> String,
+    remove: &str,
+) {
+    let tokens = sessions_of_alice(app, 16).await;
     let doomed = tokens[7].clone();
-    let family = integration_tests::claims(&doomed)["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
-    app.execute(&format!(
-        "CREATE TRIGGER doom BEFORE INSERT ON outstanding_tokens \
-         WHEN NEW.family_id = '{family}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
-    ))
-    .await;
+    let family = family_of(&doomed);
+    app.execute(&install(&family)).await;
     app.clock.advance(60);
-    let results = refresh_all_at_once(&app, &tokens).await;
+    let results = refresh_all_at_once(app, &tokens).await;
     for (index, (status, text, _)) in results.iter().enumerate() {
         let expected = if index == 7 {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -268,6 +270,157 @@ async fn a_rotation_failing_in_the_database_writes_nothing_and_spares_its_batch(
          JOIN outstanding_tokens o ON o.id = b.token_id WHERE o.family_id = '{family}'"
     );
     assert_eq!(app.count(&doomed_blacklisted).await, 0);
-    app.execute("DROP TRIGGER doom").await;
+    app.execute(remove).await;
     app.refresh(&doomed).await.assert_ok();
+}
+
+/// PostgreSQL, or `None` after saying the test is skipped.
+fn postgres_or_skip() -> Option<Backend> {
+    let backend = Backend::postgres();
+    if backend.is_none() {
+        eprintln!("SKIPPED: JWTD_TEST_POSTGRES_URL is not set");
+    }
+    backend
+}
+
+/// Logs `alice` in `count` times and returns each session's refresh token.
+async fn sessions_of_alice(app: &TestApp, count: usize) -> Vec<String> {
+    app.create_user("alice", "wonderland").await;
+    let mut tokens = Vec::with_capacity(count);
+    for _ in 0..count {
+        tokens.push(
+            app.login("alice", "wonderland")
+                .await
+                .assert_ok()
+                .str("refresh"),
+        );
+    }
+    tokens
+}
+
+fn family_of(token: &str) -> String {
+    integration_tests::claims(token)["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned()
+}
+
+/// On PostgreSQL, concurrent rotations of different sessions are committed together: their
+/// successors share transactions (a row's `xmin` is the transaction that inserted it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_concurrent_rotations_are_committed_in_shared_transactions() {
+    let Some(backend) = postgres_or_skip() else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let mut tokens = sessions_of_alice(&app, 32).await;
+    app.clock.advance(60);
+    for round in 0..3 {
+        let results = refresh_all_at_once(&app, &tokens).await;
+        for (index, (status, text, _)) in results.iter().enumerate() {
+            assert_eq!(
+                *status,
+                StatusCode::OK,
+                "round {round}, refresh {index}: {text}"
+            );
+        }
+        tokens = results
+            .into_iter()
+            .filter_map(|(_, _, next)| next)
+            .collect();
+        assert_eq!(tokens.len(), 32);
+    }
+    let successors = "SELECT COUNT(DISTINCT xmin::text) FROM outstanding_tokens \
+                      WHERE parent_jti IS NOT NULL";
+    let transactions = app.count(successors).await;
+    assert!(
+        (1..32 * 3).contains(&transactions),
+        "{transactions} transactions for 96 rotations"
+    );
+    eprintln!("96 rotations in {transactions} transactions");
+    assert_eq!(app.count(OUTSTANDING).await, 32 + 32 * 3);
+    assert_eq!(app.count(BLACKLISTED).await, 32 * 3);
+}
+
+/// A family locked by a long transaction elsewhere holds up its own rotation only: the
+/// batch skips it (its rotation waits alone for the lock) and commits the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_family_locked_elsewhere_does_not_hold_up_other_sessions() {
+    let Some(backend) = postgres_or_skip() else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let tokens = sessions_of_alice(&app, 9).await;
+    let (held, others) = tokens.split_first().expect("nine sessions");
+    let holder = app.state.db.write.begin().await.expect("begin");
+    holder
+        .execute_unprepared(&format!(
+            "SELECT id FROM token_families WHERE id = '{}' FOR UPDATE",
+            family_of(held)
+        ))
+        .await
+        .expect("lock one family");
+
+    let router = app.router.clone();
+    let waiting = tokio::spawn({
+        let held = held.clone();
+        async move {
+            let request = axum::http::Request::post("/token/refresh")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({ "refresh": held }).to_string()))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        }
+    });
+    // Let the held family's rotation reach its lock before the others are sent.
+    for _ in 0..100 {
+        let waiting_for_locks = app
+            .count(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
+            )
+            .await;
+        if waiting_for_locks > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Well inside the 30 s statement timeout of the test databases: were the batch waiting
+    // for the held family, these would wait for it too.
+    let others = tokio::time::timeout(Duration::from_secs(10), refresh_all_at_once(&app, others))
+        .await
+        .expect("the other sessions rotate while one family is locked");
+    for (index, (status, text, _)) in others.iter().enumerate() {
+        assert_eq!(*status, StatusCode::OK, "refresh {index}: {text}");
+    }
+    assert!(
+        !waiting.is_finished(),
+        "the held family's rotation waits for its lock"
+    );
+
+    holder.rollback().await.expect("release");
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+    assert_eq!(app.count(OUTSTANDING).await, 9 + 9);
+}
+
+/// As for SQLite above: on PostgreSQL a rotation that fails in the database fails the
+/// batch's one write, and every rotation of the batch then runs alone, so that the failure
+/// undoes that rotation only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_rotation_failing_in_the_database_writes_nothing_and_spares_its_batch() {
+    let Some(backend) = postgres_or_skip() else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let install = |family: &str| {
+        format!(
+            "CREATE FUNCTION doom() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.family_id = '{family}' THEN RAISE EXCEPTION 'injected'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER doom BEFORE INSERT ON outstanding_tokens \
+             FOR EACH ROW EXECUTE FUNCTION doom()"
+        )
+    };
+    let remove = "DROP TRIGGER doom ON outstanding_tokens";
+    assert_a_failing_rotation_spares_its_batch(&app, install, remove).await;
 }

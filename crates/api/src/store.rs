@@ -3,6 +3,8 @@
 //! A trait so that tests can put a failing or slow store behind the real router; the one
 //! production implementation, `SqlStore`, serves SQLite, PostgreSQL and MySQL.
 
+mod ahead;
+mod postgres_batch;
 mod sql;
 mod sqlite_writer;
 
@@ -12,6 +14,7 @@ use auth_core::{FamilyId, Jti, Revocation, TokenHash, UserId};
 use crate::error::ApiError;
 use crate::events::Client;
 
+pub use postgres_batch::PostgresBatcher;
 pub use sql::SqlStore;
 pub use sqlite_writer::SqliteRotator;
 

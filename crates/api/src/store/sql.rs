@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use super::{
-    Flushed, NewSession, Presented, Rotated, Session, SqliteRotator, TokenStore,
+    Flushed, NewSession, PostgresBatcher, Presented, Rotated, Session, SqliteRotator, TokenStore,
     revocation_deadline,
 };
 use crate::db::Database;
@@ -36,6 +36,8 @@ pub struct SqlStore {
     revoked: Arc<RevokedSessions>,
     /// For a SQLite file: the group-committing writer that carries out rotations.
     rotator: Option<Arc<SqliteRotator>>,
+    /// For PostgreSQL: the task that group-commits plain rotations.
+    batcher: Option<Arc<PostgresBatcher>>,
 }
 
 impl SqlStore {
@@ -63,12 +65,23 @@ impl SqlStore {
                 }
             }
         });
+        let batcher = (db.backend() == DbBackend::Postgres)
+            .then(|| {
+                PostgresBatcher::start(
+                    db.write.get_postgres_connection_pool().clone(),
+                    Arc::clone(&codec),
+                    check_user_is_active,
+                )
+            })
+            .flatten()
+            .map(Arc::new);
         Self {
             db,
             codec,
             check_user_is_active,
             revoked,
             rotator,
+            batcher,
         }
     }
 
@@ -579,6 +592,11 @@ impl TokenStore for SqlStore {
     ) -> Result<Rotated, ApiError> {
         if let Some(rotator) = &self.rotator {
             return rotator.rotate(&presented, client, now).await;
+        }
+        if let Some(batcher) = &self.batcher
+            && let Some(rotated) = batcher.rotate(&presented, now).await?
+        {
+            return Ok(rotated);
         }
         self.in_transaction(Operation::Rotate, &presented, client, now)
             .await

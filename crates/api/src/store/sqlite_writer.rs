@@ -29,6 +29,7 @@ use auth_core::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::ahead::{Pending, take_waiting};
 use super::{Presented, Rotated, revocation_deadline};
 use crate::error::ApiError;
 use crate::events::{self, Client, Event, EventKind};
@@ -41,22 +42,9 @@ const QUEUE: usize = 4096;
 
 /// One rotation for the writer thread.
 struct Job {
-    jti: Jti,
-    hash: TokenHash,
-    user: UserId,
+    rotation: Pending,
     client: Client,
-    now: i64,
-    successor: Option<Minted>,
     reply: oneshot::Sender<Result<Rotated, ApiError>>,
-}
-
-/// A successor minted before the rotation is queued, for the full refresh lifetime.
-struct Minted {
-    jti: Jti,
-    family: FamilyId,
-    exp: i64,
-    token: String,
-    hash: TokenHash,
 }
 
 /// What the writer needs besides its connection.
@@ -156,26 +144,11 @@ impl SqliteRotator {
     ) -> Result<Rotated, ApiError> {
         // Minting is the costliest step of a rotation that needs no database: do it here,
         // on the request's task, rather than on the one writer thread.
-        let lifetime = self.codec.settings().refresh_token_lifetime.as_secs();
-        let exp = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-        let successor = match presented.family {
-            Some(family) => Some(mint_successor(
-                &self.codec,
-                presented.user,
-                family,
-                now,
-                exp,
-            )?),
-            None => None,
-        };
+        let rotation = Pending::mint(&self.codec, presented, now)?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            jti: presented.jti.clone(),
-            hash: presented.hash,
-            user: presented.user,
+            rotation,
             client: client.clone(),
-            now,
-            successor,
             reply,
         };
         let gone =
@@ -183,31 +156,6 @@ impl SqliteRotator {
         self.jobs.send(job).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
-}
-
-/// The successor that a rotation at `now` issues, expiring at `exp`.
-fn mint_successor(
-    codec: &TokenCodec,
-    user: UserId,
-    family: &FamilyId,
-    now: i64,
-    exp: i64,
-) -> Result<Minted, ApiError> {
-    let jti = crate::tokens::new_jti();
-    let token = codec.mint_refresh(&RefreshSpec {
-        jti: &jti,
-        user,
-        family,
-        iat: now,
-        exp,
-    })?;
-    Ok(Minted {
-        hash: TokenHash::of(&token),
-        jti,
-        family: family.clone(),
-        exp,
-        token,
-    })
 }
 
 /// The writer's connection.
@@ -357,12 +305,7 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        take_waiting(&mut queue, &mut batch, MAX_BATCH);
         // A job that fails halfway may leave writes behind: run the batch again with a
         // savepoint per job, so that such a failure undoes that job alone.
         let answers = commit_batch(&mut connection, &mut batch, rules, Isolation::Shared)
@@ -430,7 +373,7 @@ fn commit_batch(
         tracing::warn!(error = %error, "cannot commit a rotation batch");
         return Some(batch.iter().map(|_| Err(unavailable(&error))).collect());
     }
-    if let Some(now) = batch.first().map(|job| job.now) {
+    if let Some(now) = batch.first().map(|job| job.rotation.now) {
         let until = revocation_deadline(rules.codec.settings(), now);
         for family in revoked {
             rules.revoked.revoke(family, until);
@@ -563,15 +506,15 @@ fn rotate_one(
 ) -> Result<Outcome, ApiError> {
     let refuse = |error: ApiError| Ok(Outcome::Refused(error));
     let settings = rules.codec.settings();
-    let Some(loaded) = load(connection, &job.jti, job.user)? else {
+    let Some(loaded) = load(connection, &job.rotation.jti, job.rotation.user)? else {
         return refuse(TokenError::Invalid.into());
     };
-    if TokenHash::from_hex(&loaded.token_hash) != Some(job.hash) {
+    if TokenHash::from_hex(&loaded.token_hash) != Some(job.rotation.hash) {
         return refuse(TokenError::Invalid.into());
     }
     let next = match loaded.blacklisted {
         Some(entry) if entry.reason == Revocation::Rotated => {
-            successor(connection, &loaded.family, &job.jti)?
+            successor(connection, &loaded.family, &job.rotation.jti)?
         }
         _ => None,
     };
@@ -588,7 +531,7 @@ fn rotate_one(
             blacklisted: next.blacklisted,
         }),
     };
-    let decision = decide_refresh(&stored, job.now, settings);
+    let decision = decide_refresh(&stored, job.rotation.now, settings);
     let user_refused = match loaded.user_active {
         Some(active) => !active && rules.check_user_is_active,
         None => true,
@@ -608,16 +551,16 @@ fn rotate_one(
                 connection,
                 &loaded.family,
                 Revocation::ReuseDetected,
-                job.now,
+                job.rotation.now,
             )?;
             revoked.push(loaded.family.clone());
             let event = Event {
                 kind: EventKind::ReuseDetected,
-                user: Some(job.user),
+                user: Some(job.rotation.user),
                 username: None,
                 family: Some(&loaded.family),
                 client: &job.client,
-                at: job.now,
+                at: job.rotation.now,
             };
             record_event(connection, &event)?;
             refuse(TokenError::Blacklisted(Refusal::ReuseDetected).into())
@@ -627,7 +570,7 @@ fn rotate_one(
                 next.ok_or_else(|| ApiError::Internal("grace replay without successor".into()))?;
             let token = rules.codec.mint_refresh(&RefreshSpec {
                 jti: &next.jti,
-                user: job.user,
+                user: job.rotation.user,
                 family: &loaded.family,
                 iat: next.issued_at,
                 exp: next.expires_at,
@@ -646,7 +589,9 @@ fn rotate_one(
                         "INSERT INTO blacklisted_tokens (token_id, blacklisted_at, reason) \
                          VALUES (?1, ?2, 'rotated') ON CONFLICT (token_id) DO NOTHING",
                     )
-                    .and_then(|mut statement| statement.execute(params![loaded.id, job.now]))
+                    .and_then(|mut statement| {
+                        statement.execute(params![loaded.id, job.rotation.now])
+                    })
                     .map_err(sqlite_error)?;
                 if inserted != 1 {
                     // Unreachable with one writer; the unique constraint is the last guard.
@@ -655,20 +600,9 @@ fn rotate_one(
                     )));
                 }
             }
-            let successor = match job.successor.take() {
-                Some(minted) if minted.exp == successor_exp && minted.family == loaded.family => {
-                    minted
-                }
-                // The session ends before a full refresh lifetime (or nothing was minted
-                // ahead): mint with the capped expiry.
-                _ => mint_successor(
-                    &rules.codec,
-                    job.user,
-                    &loaded.family,
-                    job.now,
-                    successor_exp,
-                )?,
-            };
+            let successor = job
+                .rotation
+                .successor(&rules.codec, &loaded.family, successor_exp)?;
             connection
                 .prepare_cached(
                     "INSERT INTO outstanding_tokens \
@@ -677,12 +611,12 @@ fn rotate_one(
                 )
                 .and_then(|mut statement| {
                     statement.execute(params![
-                        job.user.0,
+                        job.rotation.user.0,
                         successor.jti.as_str(),
                         loaded.family.as_str(),
-                        job.jti.as_str(),
+                        job.rotation.jti.as_str(),
                         successor.hash.to_hex(),
-                        job.now,
+                        job.rotation.now,
                         successor.exp,
                     ])
                 })
@@ -690,7 +624,7 @@ fn rotate_one(
             connection
                 .prepare_cached("UPDATE token_families SET last_used_at = ?1 WHERE id = ?2")
                 .and_then(|mut statement| {
-                    statement.execute(params![job.now, loaded.family.as_str()])
+                    statement.execute(params![job.rotation.now, loaded.family.as_str()])
                 })
                 .map_err(sqlite_error)?;
             Ok(Outcome::Issued(Rotated::New(successor.token)))
