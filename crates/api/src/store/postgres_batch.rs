@@ -1,10 +1,11 @@
 //! Group-committed rotations for PostgreSQL.
 //!
 //! A rotation alone is a transaction of eight statements and a commit, each a round trip
-//! to the server. Here one task per jwtd instance takes every rotation waiting in its queue
-//! and commits them together in five: `BEGIN`, one statement that locks their families, one
-//! that reads their tokens, families, blacklist rows and users, one that writes every
-//! blacklist row, successor and family update, and `COMMIT`.
+//! to the server. Here a few committer tasks per jwtd instance share one queue: each takes
+//! every rotation waiting and commits them together in five statements: `BEGIN`, one that
+//! locks their families, one that reads their tokens, families, blacklist rows and users,
+//! one that writes every blacklist row, successor and family update, and `COMMIT`. While
+//! one batch waits for its commit to reach the disk, the next is gathered and run.
 //!
 //! The batch only ever commits plain rotations: a known token whose hash matches, not yet
 //! blacklisted, of a live family this batch could lock, whose user is active. Everything
@@ -27,7 +28,7 @@ use auth_core::{
     FamilyId, FamilyState, RefreshDecision, StoredRefresh, TokenCodec, TokenHash, decide_refresh,
 };
 use sea_orm::sqlx::{self, PgPool, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::ahead::{Pending, take_waiting};
 use super::{Presented, Rotated};
@@ -37,6 +38,9 @@ use crate::error::ApiError;
 const MAX_BATCH: usize = 256;
 /// Rotations waiting for the batch task before senders wait too.
 const QUEUE: usize = 4096;
+/// Most batches committing at once (each on a connection of its own, at most half the
+/// pool): while one waits for its commit to reach the disk, the next is gathered and run.
+const MAX_COMMITTERS: u32 = 4;
 
 /// Locks the families of the presented tokens that no other transaction holds, in id order.
 const LOCK_FAMILIES: &str = "\
@@ -115,11 +119,15 @@ impl PostgresBatcher {
     pub fn start(pool: PgPool, codec: Arc<TokenCodec>, check_user_is_active: bool) -> Option<Self> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let rules = Rules {
+        let queue = Arc::new(Mutex::new(queue));
+        let rules = Arc::new(Rules {
             codec: Arc::clone(&codec),
             check_user_is_active,
-        };
-        runtime.spawn(run(pool, queue, rules));
+        });
+        let committers = (pool.options().get_max_connections() / 2).clamp(1, MAX_COMMITTERS);
+        for _ in 0..committers {
+            runtime.spawn(run(pool.clone(), Arc::clone(&queue), Arc::clone(&rules)));
+        }
         Some(Self { jobs, codec })
     }
 
@@ -147,11 +155,19 @@ impl PostgresBatcher {
     }
 }
 
-async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>, rules: Rules) {
+/// One committer: takes what is waiting (holding the queue meanwhile, so that the next
+/// batch gathers while this one commits), then commits it.
+async fn run(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, rules: Arc<Rules>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = queue.recv().await {
-        batch.push(first);
-        take_waiting(&mut queue, &mut batch, MAX_BATCH);
+    loop {
+        {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            batch.push(first);
+            take_waiting(&mut queue, &mut batch, MAX_BATCH);
+        }
         let answers = match commit_batch(&pool, &mut batch, &rules).await {
             Ok(answers) => answers,
             Err(error) => {
@@ -219,7 +235,7 @@ async fn commit_batch(
     let jtis: Vec<&str> = batch.iter().map(|job| job.rotation.jti.as_str()).collect();
     let users: Vec<i64> = batch.iter().map(|job| job.rotation.user.0).collect();
     let mut transaction = pool.begin().await?;
-    let locked: HashSet<String> = sqlx::query(LOCK_FAMILIES)
+    let locked: HashSet<String> = unprepared(LOCK_FAMILIES)
         .bind(&jtis)
         .fetch_all(&mut *transaction)
         .await?
@@ -228,7 +244,7 @@ async fn commit_batch(
         .collect::<Result<_, _>>()?;
     let mut stored: Vec<Option<Stored>> = batch.iter().map(|_| None).collect();
     if !locked.is_empty() {
-        for row in sqlx::query(READ_TOKENS)
+        for row in unprepared(READ_TOKENS)
             .bind(&jtis)
             .bind(&users)
             .fetch_all(&mut *transaction)
@@ -268,7 +284,7 @@ async fn commit_batch(
         return Ok(answers);
     }
 
-    let row = sqlx::query(WRITE_ROTATIONS)
+    let row = unprepared(WRITE_ROTATIONS)
         .bind(&writes.blacklisted_ids)
         .bind(&writes.blacklisted_at)
         .bind(&writes.user_ids)
@@ -299,6 +315,16 @@ async fn commit_batch(
     }
     transaction.commit().await?;
     Ok(answers)
+}
+
+/// A statement planned afresh on each run. A prepared statement soon runs a generic plan,
+/// made once; for these array queries one made while the tables were small scans them whole
+/// (measured: the server's CPU went to sequential scans of `outstanding_tokens`), and would
+/// go on doing so as they grow.
+fn unprepared(
+    sql: &'static str,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql).persistent(false)
 }
 
 fn count<T>(rows: &[T]) -> i64 {
