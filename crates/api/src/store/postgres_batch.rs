@@ -238,8 +238,9 @@ async fn commit_batch(
             .await?
         {
             let position: i64 = row.try_get(0)?;
-            let slot = usize::try_from(position - 1)
-                .ok()
+            let slot = position
+                .checked_sub(1)
+                .and_then(|index| usize::try_from(index).ok())
                 .and_then(|index| stored.get_mut(index));
             if let Some(slot) = slot {
                 *slot = Some(Stored {
