@@ -373,17 +373,27 @@ async fn on_postgres_a_family_locked_elsewhere_does_not_hold_up_other_sessions()
         }
     });
     // Let the held family's rotation reach its lock before the others are sent.
-    for _ in 0..100 {
-        let waiting_for_locks = app
-            .count(
-                "SELECT COUNT(*) FROM pg_stat_activity \
-                 WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
-            )
-            .await;
-        if waiting_for_locks > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let holder_pid: i32 = holder
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_backend_pid()",
+        ))
+        .await
+        .expect("pid")
+        .expect("a row")
+        .try_get_by_index(0)
+        .expect("an int");
+    let blocked = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE {holder_pid} = ANY(pg_blocking_pids(pid))"
+    );
+    let mut polls = 0;
+    while app.count(&blocked).await == 0 {
+        polls += 1;
+        assert!(
+            polls < 500,
+            "the held family's rotation never waited for its lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Well inside the 30 s statement timeout of the test databases: were the batch waiting
     // for the held family, these would wait for it too.
@@ -423,4 +433,49 @@ async fn on_postgres_a_rotation_failing_in_the_database_writes_nothing_and_spare
     };
     let remove = "DROP TRIGGER doom ON outstanding_tokens";
     assert_a_failing_rotation_spares_its_batch(&app, install, remove).await;
+}
+
+/// On PostgreSQL, a batch whose write does not insert exactly the rows it planned is rolled
+/// back whole and each of its rotations runs alone. Here a trigger silently drops the
+/// blacklist row of one family's token, as if another transaction had rotated it first:
+/// that rotation alone fails (its token cannot be marked rotated, so no successor is
+/// issued), and the other fifteen commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_batch_that_writes_other_than_planned_is_undone_and_run_alone() {
+    let Some(backend) = postgres_or_skip() else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let tokens = sessions_of_alice(&app, 16).await;
+    let family = family_of(&tokens[7]);
+    app.execute(&format!(
+        "CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF EXISTS (SELECT 1 FROM outstanding_tokens o \
+                          WHERE o.id = NEW.token_id AND o.family_id = '{family}') \
+         THEN RETURN NULL; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER drop_row BEFORE INSERT ON blacklisted_tokens \
+         FOR EACH ROW EXECUTE FUNCTION drop_row()"
+    ))
+    .await;
+    app.clock.advance(60);
+    let results = refresh_all_at_once(&app, &tokens).await;
+    for (index, (status, text, _)) in results.iter().enumerate() {
+        let expected = if index == 7 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(*status, expected, "refresh {index}: {text}");
+    }
+    let in_family = format!("SELECT COUNT(*) FROM outstanding_tokens WHERE family_id = '{family}'");
+    assert_eq!(
+        app.count(&in_family).await,
+        1,
+        "no successor without its parent blacklisted"
+    );
+    assert_eq!(app.count(OUTSTANDING).await, 16 + 15);
+    assert_eq!(app.count(BLACKLISTED).await, 15);
+    app.execute("DROP TRIGGER drop_row ON blacklisted_tokens")
+        .await;
+    app.refresh(&tokens[7]).await.assert_ok();
 }

@@ -478,9 +478,9 @@ async fn a_statement_timeout_on_a_locked_family_answers_503_and_leaves_no_half_r
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_that_waits_longer_than_the_acquire_timeout_answers_503() {
-    let Some((schema, servers, http)) = cluster(
+/// One instance with a single database connection, given up on after 1 s of waiting.
+async fn one_connection_instance() -> Option<(Schema, Vec<Server>, Http)> {
+    cluster(
         1,
         &[
             ("JWTD_DATABASE_MAX_CONNECTIONS", "1"),
@@ -489,7 +489,11 @@ async fn a_request_that_waits_longer_than_the_acquire_timeout_answers_503() {
         ],
     )
     .await
-    else {
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_waits_longer_than_the_acquire_timeout_answers_503() {
+    let Some((schema, servers, http)) = one_connection_instance().await else {
         return;
     };
     let (refresh, _) = http.login(&servers[0], "alice", "wonderland").await;
@@ -759,4 +763,69 @@ async fn bytes_per_rotation_on_postgres() {
             (last.2 - after.2) / rotations,
         );
     }
+}
+
+/// Holds the row lock of the family of `token` from another connection until dropped, and
+/// returns that connection's backend pid.
+async fn lock_family_of(
+    schema: &Schema,
+    token: &str,
+) -> (api::db::Database, sea_orm::DatabaseTransaction, i32) {
+    let db = schema.connect().await;
+    let txn = db.write.begin().await.unwrap();
+    let family = claims(token)["sid"].as_str().unwrap().to_owned();
+    txn.execute_unprepared(&format!(
+        "SELECT id FROM token_families WHERE id = '{family}' FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    let pid = txn
+        .query_one_raw(Statement::from_string(
+            db.backend(),
+            "SELECT pg_backend_pid()".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i32>(0)
+        .unwrap();
+    (db, txn, pid)
+}
+
+/// Waits until some backend waits for a lock that backend `holder` holds.
+async fn until_blocked_by(db: &api::db::Database, holder: i32) {
+    let blocked = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE {holder} = ANY(pg_blocking_pids(pid))"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(db, &blocked).await == 0 {
+        assert!(Instant::now() < deadline, "nothing waits for the held lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A rotation batch that gets no connection within the acquire timeout answers 503 (not
+/// 500, not a hang), and the token it could not rotate stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_batch_that_finds_no_connection_answers_503() {
+    let Some((schema, servers, http)) = one_connection_instance().await else {
+        return;
+    };
+    let (held, _) = http.login(&servers[0], "alice", "wonderland").await;
+    let (other, _) = http.login(&servers[0], "alice", "wonderland").await;
+    let (db, lock, holder) = lock_family_of(&schema, &held).await;
+    // The batch skips the held family; its rotation, run alone, takes the instance's only
+    // connection and waits on the row lock...
+    let blocked = http.spawn_refresh(&servers[0], &held);
+    until_blocked_by(&db, holder).await;
+    // ...so the next batch finds no connection.
+    let reply = http.refresh(&servers[0], &other).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.json, unavailable());
+    assert_eq!(reply.retry_after.as_deref(), Some("1"));
+
+    lock.rollback().await.unwrap();
+    assert_eq!(blocked.await.unwrap().status, 200);
+    let reply = http.refresh(&servers[0], &other).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
 }
