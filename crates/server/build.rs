@@ -9,14 +9,17 @@ fn main() {
     println!("cargo::rerun-if-env-changed=JWTD_FUNCTION_ORDER");
     let wanted = env::var("JWTD_FUNCTION_ORDER").as_deref() != Ok("0");
     let release = env::var("PROFILE").as_deref() == Ok("release");
-    // The option is lld's, and rust-lld is this target's default linker; every other target
-    // keeps the linker's own layout.
+    // The option is lld's, and rust-lld is this target's default linker; every other target,
+    // and a build that names its own linker, keeps the linker's own layout.
     let lld_target = env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu");
+    let own_linker = env::var_os("RUSTC_LINKER").is_some()
+        || env::var("CARGO_ENCODED_RUSTFLAGS")
+            .is_ok_and(|flags| flags.contains("linker") || flags.contains("fuse-ld"));
     let Ok(manifest_dir) = env::var("CARGO_MANIFEST_DIR") else {
         return;
     };
     let order = Path::new(&manifest_dir).join("link/jwtd.order");
-    if wanted && release && lld_target && order.is_file() {
+    if wanted && release && lld_target && !own_linker && order.is_file() {
         println!(
             "cargo::rustc-link-arg-bin=jwtd=-Wl,--symbol-ordering-file={}",
             order.display()
