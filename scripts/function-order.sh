@@ -54,6 +54,13 @@ awk -v binary="$work/jwtd" '
     if (object == binary && (function_name in cost)) { cost[function_name] += $2 }
   }
   END { for (name in cost) { print cost[name], name } }
-' "$work"/callgrind.* | sort -k1,1nr -k2,2 | cut -d' ' -f2 >crates/server/link/jwtd.order
+' "$work"/callgrind.* | sort -k1,1nr -k2,2 | cut -d' ' -f2 >"$work/jwtd.order"
 
-echo "function-order: $(wc -l <crates/server/link/jwtd.order) functions in crates/server/link/jwtd.order"
+# A run that went wrong (no serving process profiled) must not empty the committed list.
+count=$(wc -l <"$work/jwtd.order")
+if [ "$count" -lt 500 ]; then
+  echo "function-order: only $count functions found; crates/server/link/jwtd.order is unchanged" >&2
+  exit 1
+fi
+mv "$work/jwtd.order" crates/server/link/jwtd.order
+echo "function-order: $count functions in crates/server/link/jwtd.order"
