@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -16,16 +16,8 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let media_type = content_type
-            .as_deref()
-            .and_then(|value| value.split(';').next())
-            .map(|value| value.trim().to_ascii_lowercase());
-
-        if media_type.as_deref() == Some("multipart/form-data") {
+        let media = Media::of(request.headers().get(header::CONTENT_TYPE));
+        if media == Media::Multipart {
             return Ok(Self(read_multipart(request, state).await));
         }
         let body = Bytes::from_request(request, state)
@@ -35,18 +27,53 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         if body.is_empty() {
             return Ok(Self::default());
         }
-        match media_type.as_deref() {
-            Some(json) if json == "application/json" || json.ends_with("+json") => {
-                parse_json(&body).map(Self)
-            }
-            Some("application/x-www-form-urlencoded") => Ok(Self(
+        match media {
+            Media::Json => parse_json(&body).map(Self),
+            Media::Form => Ok(Self(
                 form_urlencoded_pairs(&body)
                     .map(|(name, value)| (name, Value::String(value)))
                     .collect(),
             )),
-            _ => Err(ApiError::UnsupportedMediaType(
-                content_type.unwrap_or_default(),
-            )),
+            // Read above, before the body.
+            Media::Multipart => Ok(Self::default()),
+            Media::Unsupported(content_type) => Err(ApiError::UnsupportedMediaType(content_type)),
+        }
+    }
+}
+
+/// What a request's `Content-Type` says of its body.
+#[derive(Debug, PartialEq, Eq)]
+enum Media {
+    Json,
+    Form,
+    Multipart,
+    /// Any other type, or none, with the header as sent (lossily decoded; empty if absent).
+    Unsupported(String),
+}
+
+impl Media {
+    /// Classifies by the media type before any `;`, trimmed, in any letter case, without
+    /// allocating unless the type is unsupported.
+    fn of(content_type: Option<&HeaderValue>) -> Self {
+        let Some(value) = content_type else {
+            return Self::Unsupported(String::new());
+        };
+        let text = String::from_utf8_lossy(value.as_bytes());
+        let media_type = text.split(';').next().unwrap_or_default().trim();
+        let is = |wanted: &str| media_type.eq_ignore_ascii_case(wanted);
+        let json_suffix = media_type
+            .len()
+            .checked_sub(5)
+            .and_then(|start| media_type.get(start..))
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"));
+        if is("multipart/form-data") {
+            Self::Multipart
+        } else if is("application/json") || json_suffix {
+            Self::Json
+        } else if is("application/x-www-form-urlencoded") {
+            Self::Form
+        } else {
+            Self::Unsupported(text.into_owned())
         }
     }
 }
@@ -133,11 +160,15 @@ impl Fields {
 }
 
 fn char_field(value: Option<&Value>) -> Result<String, &'static str> {
+    let number;
     let text = match value {
         None => return Err("This field is required."),
         Some(Value::Null) => return Err("This field may not be null."),
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::String(text)) => text.as_str(),
+        Some(Value::Number(value)) => {
+            number = value.to_string();
+            number.as_str()
+        }
         Some(_) => return Err("Not a valid string."),
     };
     let trimmed = text.trim();
@@ -162,6 +193,27 @@ mod tests {
                 ("a".to_owned(), "2".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn media_types_are_read_before_parameters_in_any_case() {
+        let media = |value: &[u8]| Media::of(Some(&HeaderValue::from_bytes(value).unwrap()));
+        assert_eq!(media(b"application/json"), Media::Json);
+        assert_eq!(media(b" Application/JSON ; charset=utf-8"), Media::Json);
+        assert_eq!(media(b"application/vnd.api+JSON"), Media::Json);
+        assert_eq!(media(b"+json"), Media::Json);
+        assert_eq!(media(b"APPLICATION/X-WWW-FORM-URLENCODED"), Media::Form);
+        assert_eq!(media(b"Multipart/Form-Data; boundary=x"), Media::Multipart);
+        assert_eq!(
+            media(b"text/plain; charset=utf-8"),
+            Media::Unsupported("text/plain; charset=utf-8".to_owned())
+        );
+        assert_eq!(media(b"json"), Media::Unsupported("json".to_owned()));
+        assert_eq!(
+            media(b"application/\xe9json"),
+            Media::Unsupported("application/\u{fffd}json".to_owned())
+        );
+        assert_eq!(Media::of(None), Media::Unsupported(String::new()));
     }
 
     #[test]
