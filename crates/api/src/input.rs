@@ -16,10 +16,10 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let media = Media::of(request.headers().get(header::CONTENT_TYPE));
-        if media == Media::Multipart {
-            return Ok(Self(read_multipart(request, state).await));
-        }
+        let format = match Media::of(request.headers().get(header::CONTENT_TYPE)) {
+            Media::Multipart => return Ok(Self(read_multipart(request, state).await)),
+            Media::Body(format) => format,
+        };
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|_| ApiError::NonField("Could not read the request body.".to_owned()))?;
@@ -27,26 +27,31 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         if body.is_empty() {
             return Ok(Self::default());
         }
-        match media {
-            Media::Json => parse_json(&body).map(Self),
-            Media::Form => Ok(Self(
+        match format {
+            Format::Json => parse_json(&body).map(Self),
+            Format::Form => Ok(Self(
                 form_urlencoded_pairs(&body)
                     .map(|(name, value)| (name, Value::String(value)))
                     .collect(),
             )),
-            // Read above, before the body.
-            Media::Multipart => Ok(Self::default()),
-            Media::Unsupported(content_type) => Err(ApiError::UnsupportedMediaType(content_type)),
+            Format::Unsupported(content_type) => Err(ApiError::UnsupportedMediaType(content_type)),
         }
     }
 }
 
-/// What a request's `Content-Type` says of its body.
+/// What a request's `Content-Type` says of its body: multipart, read part by part, or a
+/// body read whole and then parsed as `Format` says.
 #[derive(Debug, PartialEq, Eq)]
 enum Media {
+    Multipart,
+    Body(Format),
+}
+
+/// How a body read whole is parsed.
+#[derive(Debug, PartialEq, Eq)]
+enum Format {
     Json,
     Form,
-    Multipart,
     /// Any other type, or none, with the header as sent (lossily decoded; empty if absent).
     Unsupported(String),
 }
@@ -56,7 +61,7 @@ impl Media {
     /// allocating unless the type is unsupported.
     fn of(content_type: Option<&HeaderValue>) -> Self {
         let Some(value) = content_type else {
-            return Self::Unsupported(String::new());
+            return Self::Body(Format::Unsupported(String::new()));
         };
         let text = String::from_utf8_lossy(value.as_bytes());
         let media_type = text.split(';').next().unwrap_or_default().trim();
@@ -69,11 +74,11 @@ impl Media {
         if is("multipart/form-data") {
             Self::Multipart
         } else if is("application/json") || json_suffix {
-            Self::Json
+            Self::Body(Format::Json)
         } else if is("application/x-www-form-urlencoded") {
-            Self::Form
+            Self::Body(Format::Form)
         } else {
-            Self::Unsupported(text.into_owned())
+            Self::Body(Format::Unsupported(text.into_owned()))
         }
     }
 }
@@ -198,22 +203,37 @@ mod tests {
     #[test]
     fn media_types_are_read_before_parameters_in_any_case() {
         let media = |value: &[u8]| Media::of(Some(&HeaderValue::from_bytes(value).unwrap()));
-        assert_eq!(media(b"application/json"), Media::Json);
-        assert_eq!(media(b" Application/JSON ; charset=utf-8"), Media::Json);
-        assert_eq!(media(b"application/vnd.api+JSON"), Media::Json);
-        assert_eq!(media(b"+json"), Media::Json);
-        assert_eq!(media(b"APPLICATION/X-WWW-FORM-URLENCODED"), Media::Form);
+        assert_eq!(media(b"application/json"), Media::Body(Format::Json));
+        assert_eq!(
+            media(b" Application/JSON ; charset=utf-8"),
+            Media::Body(Format::Json)
+        );
+        assert_eq!(
+            media(b"application/vnd.api+JSON"),
+            Media::Body(Format::Json)
+        );
+        assert_eq!(media(b"+json"), Media::Body(Format::Json));
+        assert_eq!(
+            media(b"APPLICATION/X-WWW-FORM-URLENCODED"),
+            Media::Body(Format::Form)
+        );
         assert_eq!(media(b"Multipart/Form-Data; boundary=x"), Media::Multipart);
         assert_eq!(
             media(b"text/plain; charset=utf-8"),
-            Media::Unsupported("text/plain; charset=utf-8".to_owned())
+            Media::Body(Format::Unsupported("text/plain; charset=utf-8".to_owned()))
         );
-        assert_eq!(media(b"json"), Media::Unsupported("json".to_owned()));
+        assert_eq!(
+            media(b"json"),
+            Media::Body(Format::Unsupported("json".to_owned()))
+        );
         assert_eq!(
             media(b"application/\xe9json"),
-            Media::Unsupported("application/\u{fffd}json".to_owned())
+            Media::Body(Format::Unsupported("application/\u{fffd}json".to_owned()))
         );
-        assert_eq!(Media::of(None), Media::Unsupported(String::new()));
+        assert_eq!(
+            Media::of(None),
+            Media::Body(Format::Unsupported(String::new()))
+        );
     }
 
     #[test]
