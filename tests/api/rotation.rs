@@ -284,6 +284,13 @@ fn postgres_or_skip() -> Option<Backend> {
 }
 
 /// Logs `alice` in `count` times and returns each session's refresh token.
+/// A PostgreSQL app (or `None`, reported as skipped) with `count` sessions of alice.
+async fn postgres_app_with_sessions(count: usize) -> Option<(TestApp, Vec<String>)> {
+    let app = TestApp::spawn(postgres_or_skip()?).await;
+    let tokens = sessions_of_alice(&app, count).await;
+    Some((app, tokens))
+}
+
 async fn sessions_of_alice(app: &TestApp, count: usize) -> Vec<String> {
     app.create_user("alice", "wonderland").await;
     let mut tokens = Vec::with_capacity(count);
@@ -309,11 +316,9 @@ fn family_of(token: &str) -> String {
 /// successors share transactions (a row's `xmin` is the transaction that inserted it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_concurrent_rotations_are_committed_in_shared_transactions() {
-    let Some(backend) = postgres_or_skip() else {
+    let Some((app, mut tokens)) = postgres_app_with_sessions(32).await else {
         return;
     };
-    let app = TestApp::spawn(backend).await;
-    let mut tokens = sessions_of_alice(&app, 32).await;
     app.clock.advance(60);
     for round in 0..3 {
         let results = refresh_all_at_once(&app, &tokens).await;
@@ -346,11 +351,9 @@ async fn on_postgres_concurrent_rotations_are_committed_in_shared_transactions()
 /// batch skips it (its rotation waits alone for the lock) and commits the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_family_locked_elsewhere_does_not_hold_up_other_sessions() {
-    let Some(backend) = postgres_or_skip() else {
+    let Some((app, tokens)) = postgres_app_with_sessions(9).await else {
         return;
     };
-    let app = TestApp::spawn(backend).await;
-    let tokens = sessions_of_alice(&app, 9).await;
     let (held, others) = tokens.split_first().expect("nine sessions");
     let holder = app.state.db.write.begin().await.expect("begin");
     holder
@@ -442,11 +445,9 @@ async fn on_postgres_a_rotation_failing_in_the_database_writes_nothing_and_spare
 /// issued), and the other fifteen commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_batch_that_writes_other_than_planned_is_undone_and_run_alone() {
-    let Some(backend) = postgres_or_skip() else {
+    let Some((app, tokens)) = postgres_app_with_sessions(16).await else {
         return;
     };
-    let app = TestApp::spawn(backend).await;
-    let tokens = sessions_of_alice(&app, 16).await;
     let family = family_of(&tokens[7]);
     app.execute(&format!(
         "CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS $$ \
