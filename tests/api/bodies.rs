@@ -178,6 +178,47 @@ async fn non_object_and_malformed_json_get_drfs_400s(backend: Backend) {
     );
 }
 
+async fn only_the_wanted_fields_are_read_but_the_whole_body_must_be_json(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, access) = app.alice().await;
+    let json_body = Some("application/json");
+    // Other fields, of any type and with escapes, are checked as JSON and passed over; the
+    // last of a repeated name wins, as with Python's json.loads.
+    let body = format!(
+        r#"{{"token": "not it", "other": [1, {{"x": null}}, "\u00e9", "é"], "n": 1e999, "token": "{access}"}}"#
+    );
+    post_raw(&app, "/token/verify", json_body, body.as_bytes())
+        .await
+        .assert(StatusCode::OK, "{}");
+    let escaped = format!(r#"{{"token": "\u0020{access}\t"}}"#);
+    post_raw(&app, "/token/verify", json_body, escaped.as_bytes())
+        .await
+        .assert(StatusCode::OK, "{}");
+    // A byte that is not UTF-8 anywhere in the body refuses it whole, as DRF decodes the
+    // body before parsing it.
+    let mut body = format!(r#"{{"token": "{access}", "other": ""#).into_bytes();
+    let position = body.len();
+    body.extend_from_slice(b"\xff\"}");
+    post_raw(&app, "/token/verify", json_body, &body).await.assert(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            r#"{{"detail":"JSON parse error - 'utf-8' codec can't decode byte 0xff in position {position}: invalid start byte"}}"#
+        ),
+    );
+    // Trailing text after the object is malformed JSON.
+    let trailing = format!(r#"{{"token": "{access}"}} {{}}"#);
+    let refused = post_raw(&app, "/token/verify", json_body, trailing.as_bytes()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - "),
+        "{}",
+        refused.text
+    );
+}
+
 async fn empty_and_unbalanced_bodies_read_as_no_fields(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let required = r#"{"token":["This field is required."]}"#;
@@ -311,6 +352,7 @@ backend_tests!(
     fields_are_validated_as_drf_char_fields,
     fields_are_trimmed_and_numbers_read_as_strings,
     non_object_and_malformed_json_get_drfs_400s,
+    only_the_wanted_fields_are_read_but_the_whole_body_must_be_json,
     empty_and_unbalanced_bodies_read_as_no_fields,
     an_unsupported_media_type_is_a_415_naming_it_as_sent,
     a_wrong_method_is_a_405_with_allow,

@@ -79,9 +79,14 @@ pub async fn logout_all(
         UserId(auth.user.id)
     } else {
         let fields: Fields = Request::from_parts(parts, body).extract().await?;
+        // Without a usable `refresh` field the request carries no credentials at all; a
+        // body DRF cannot parse is still refused as such.
         let [token] = fields
             .required_strings(["refresh"])
-            .map_err(|_| ApiError::NotAuthenticated)?;
+            .map_err(|error| match error {
+                ApiError::Fields(_) => ApiError::NotAuthenticated,
+                other => other,
+            })?;
         tokens::refresh_token_owner(&state, &token).await?
     };
     tokens::logout_all(&state, user, &client).await?;

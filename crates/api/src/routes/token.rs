@@ -19,7 +19,7 @@ pub async fn obtain(
     fields: Fields,
 ) -> Result<Json<Value>, ApiError> {
     let [username, password] = fields.required_strings(["username", "password"])?;
-    let pair = tokens::obtain_pair(&state, &username, password, &client).await?;
+    let pair = tokens::obtain_pair(&state, &username, password.into_owned(), &client).await?;
     Ok(Json(
         json!({ "refresh": pair.refresh, "access": pair.access }),
     ))
