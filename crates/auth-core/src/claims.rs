@@ -1,10 +1,12 @@
 //! Minting and verifying tokens with simplejwt's claims.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -223,7 +225,7 @@ impl TokenCodec {
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<VerifiedToken, TokenError> {
-        let payload = self.signed_payload(token)?;
+        let payload = self.signed_payload(token.as_bytes())?;
         let checked = self.check_payload(&payload, expected, now)?;
         let claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
         Ok(VerifiedToken { checked, claims })
@@ -231,36 +233,47 @@ impl TokenCodec {
 
     /// [`Self::verify`] without collecting the claims: every check is the same, for callers
     /// that only need the token's type, id, expiry, user and session (`/me`, `/token/verify`).
+    /// The token may be given as bytes (an `Authorization` header's value): bytes that are
+    /// not UTF-8 are refused as `Invalid`, as they would be as text.
     ///
     /// # Errors
     /// As [`Self::verify`].
     pub fn check(
         &self,
-        token: &str,
+        token: impl AsRef<[u8]>,
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<CheckedToken, TokenError> {
-        let payload = self.signed_payload(token)?;
+        let payload = self.signed_payload(token.as_ref())?;
         self.check_payload(&payload, expected, now)
     }
 
     /// The decoded payload of a token whose header names the configured algorithm and whose
     /// signature is good; what jsonwebtoken's `decode` checks before it reads the claims,
     /// without building a key or parsing jwtd's own header on every call.
-    fn signed_payload(&self, token: &str) -> Result<Vec<u8>, TokenError> {
-        let token = token.as_bytes();
+    fn signed_payload(&self, token: &[u8]) -> Result<Vec<u8>, TokenError> {
         // Split as jsonwebtoken does: the signature after the last dot, the payload after
         // the one before it, and everything else is the header.
         let (message, signature) = split_at_last_dot(token)?;
-        let (header, payload) = split_at_last_dot(message)?;
-        if header != self.keys.header_segment.as_bytes() {
-            // Not the header jwtd writes (another key order, more fields): parse it as
-            // jsonwebtoken does, and require the configured algorithm.
-            let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-            if header.alg != self.keys.algorithm.to_jwt() {
-                return Err(TokenError::Invalid);
+        let payload = match message
+            .strip_prefix(self.keys.header_segment.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"."))
+        {
+            // The header jwtd writes, found without scanning the payload for its last dot:
+            // a dot left in the payload is not base64url, so it is refused below just as a
+            // header holding it would be.
+            Some(payload) => payload,
+            None => {
+                // Not the header jwtd writes (another key order, more fields): parse it as
+                // jsonwebtoken does, and require the configured algorithm.
+                let (_, payload) = split_at_last_dot(message)?;
+                let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+                if header.alg != self.keys.algorithm.to_jwt() {
+                    return Err(TokenError::Invalid);
+                }
+                payload
             }
-        }
+        };
         let mut decoded = [0u8; MAX_SIGNATURE_BASE64 / 4 * 3];
         let length = URL_SAFE_NO_PAD
             .decode_slice(signature, &mut decoded)
@@ -303,7 +316,12 @@ impl TokenCodec {
 
         let exp = match &found[EXP] {
             None => None,
-            Some(value) => Some(unix_time(value).ok_or(TokenError::Invalid)?),
+            Some(claim) => Some(
+                claim
+                    .json()
+                    .and_then(unix_time)
+                    .ok_or(TokenError::Invalid)?,
+            ),
         };
         if let Some(exp) = exp
             && exp <= now.saturating_sub(leeway)
@@ -311,29 +329,35 @@ impl TokenCodec {
             return Err(TokenError::Expired);
         }
         for slot in [IAT, NBF] {
-            if let Some(value) = &found[slot] {
-                let at = unix_time(value).ok_or(TokenError::Invalid)?;
+            if let Some(claim) = &found[slot] {
+                let at = claim
+                    .json()
+                    .and_then(unix_time)
+                    .ok_or(TokenError::Invalid)?;
                 if at > now.saturating_add(leeway) {
                     return Err(TokenError::Invalid);
                 }
             }
         }
         for slot in [SUB, JTI] {
-            if found[slot].as_ref().is_some_and(|value| !value.is_string()) {
+            if found[slot]
+                .as_ref()
+                .is_some_and(|claim| !matches!(claim, Claim::Text(_)))
+            {
                 return Err(TokenError::Invalid);
             }
         }
         let exp = exp.ok_or(TokenError::NoExp)?;
         let jti = match &found[self.slots.jti] {
-            Some(Value::String(jti)) => Jti::new(jti.clone()),
-            Some(Value::Null) | None => return Err(TokenError::NoId),
-            Some(other) => Jti::new(other.to_string()),
+            Some(Claim::Text(jti)) => Jti::new(jti.as_ref().to_owned()),
+            Some(Claim::Json(Value::Null)) | None => return Err(TokenError::NoId),
+            Some(Claim::Json(other)) => Jti::new(other.to_string()),
         };
         let kind_claim = &found[self.slots.kind];
         let kind = match kind_claim {
-            None | Some(Value::Null) => None,
-            Some(Value::String(kind)) if kind == "access" => Some(TokenKind::Access),
-            Some(Value::String(kind)) if kind == "refresh" => Some(TokenKind::Refresh),
+            None | Some(Claim::Json(Value::Null)) => None,
+            Some(Claim::Text(kind)) if kind == "access" => Some(TokenKind::Access),
+            Some(Claim::Text(kind)) if kind == "refresh" => Some(TokenKind::Refresh),
             Some(_) => None,
         };
         if let Some(expected) = expected {
@@ -345,18 +369,18 @@ impl TokenCodec {
             }
         }
         let user = match &found[self.slots.user] {
-            None | Some(Value::Null) => UserClaim::Missing,
-            Some(Value::String(text)) if text.is_empty() => UserClaim::Missing,
-            Some(Value::String(text)) => text
+            None | Some(Claim::Json(Value::Null)) => UserClaim::Missing,
+            Some(Claim::Text(text)) if text.is_empty() => UserClaim::Missing,
+            Some(Claim::Text(text)) => text
                 .parse::<i64>()
                 .map_or(UserClaim::Unrecognized, |id| UserClaim::Id(UserId(id))),
-            Some(Value::Number(number)) => number
+            Some(Claim::Json(Value::Number(number))) => number
                 .as_i64()
                 .map_or(UserClaim::Unrecognized, |id| UserClaim::Id(UserId(id))),
             Some(_) => UserClaim::Unrecognized,
         };
         let family = match &found[SID] {
-            Some(Value::String(sid)) => Some(FamilyId::new(sid.clone())),
+            Some(Claim::Text(sid)) => Some(FamilyId::new(sid.as_ref().to_owned())),
             _ => None,
         };
         Ok(CheckedToken {
@@ -384,11 +408,12 @@ fn split_at_last_dot(bytes: &[u8]) -> Result<(&[u8], &[u8]), TokenError> {
 /// (an `Invalid` before any time check): it reads `sub` as a string and `exp`/`nbf` as
 /// numbers, and its parser is left inside an array or object given for `sub`, or a non-empty
 /// one given for `exp`/`nbf`.
-fn stops_jsonwebtokens_parser(found: &FoundClaims) -> bool {
-    let nested = |value: &Value| matches!(value, Value::Array(_) | Value::Object(_));
-    let non_empty = |value: &Value| match value {
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(members) => !members.is_empty(),
+fn stops_jsonwebtokens_parser(found: &FoundClaims<'_>) -> bool {
+    let nested =
+        |claim: &Claim<'_>| matches!(claim, Claim::Json(Value::Array(_) | Value::Object(_)));
+    let non_empty = |claim: &Claim<'_>| match claim {
+        Claim::Json(Value::Array(items)) => !items.is_empty(),
+        Claim::Json(Value::Object(members)) => !members.is_empty(),
         _ => false,
     };
     found[SUB].as_ref().is_some_and(nested)
@@ -400,10 +425,10 @@ fn stops_jsonwebtokens_parser(found: &FoundClaims) -> bool {
 /// Whether a required `aud`/`iss` claim names `wanted`, as jsonwebtoken decides: a string
 /// equal to it, or an array of strings containing it. Null, other types, or an array with
 /// anything but strings do not count as present.
-fn names(claim: Option<&Value>, wanted: &str) -> bool {
+fn names(claim: Option<&Claim<'_>>, wanted: &str) -> bool {
     match claim {
-        Some(Value::String(value)) => value == wanted,
-        Some(Value::Array(values)) => {
+        Some(Claim::Text(value)) => value == wanted,
+        Some(Claim::Json(Value::Array(values))) => {
             values.iter().all(Value::is_string) && values.iter().any(|value| value == wanted)
         }
         _ => false,
@@ -468,33 +493,51 @@ impl ClaimSlots {
 }
 
 /// The values of the claims in `ClaimSlots::names`, by slot.
-type FoundClaims = [Option<Value>; SLOTS];
+type FoundClaims<'a> = [Option<Claim<'a>>; SLOTS];
+
+/// A claim's value: a string, borrowed from the payload unless unescaping changed it, or any
+/// other JSON value exactly as `serde_json::Value` reads it.
+#[derive(Debug)]
+enum Claim<'a> {
+    Text(Cow<'a, str>),
+    Json(Value),
+}
+
+impl Claim<'_> {
+    /// The value, unless it is a string.
+    fn json(&self) -> Option<&Value> {
+        match self {
+            Claim::Text(_) => None,
+            Claim::Json(value) => Some(value),
+        }
+    }
+}
 
 /// Reads a payload's claims: the ones named in the slots as values, every other one checked
 /// as JSON exactly as a `serde_json::Value` would be, but not kept.
 struct ClaimsSeed<'a>(&'a [String]);
 
 impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
-    type Value = FoundClaims;
+    type Value = FoundClaims<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<FoundClaims, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ClaimsSeed<'_> {
-    type Value = FoundClaims;
+    type Value = FoundClaims<'de>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FoundClaims, A::Error> {
-        let mut found: FoundClaims = Default::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found: FoundClaims<'de> = Default::default();
         while let Some(slot) = map.next_key_seed(SlotOf(self.0))? {
             match slot {
                 Some(slot) => {
-                    let value: Value = map.next_value()?;
+                    let value = map.next_value_seed(ClaimValue)?;
                     if UNIQUE.contains(&slot) && found[slot].is_some() {
                         return Err(de::Error::custom("a claim named twice"));
                     }
@@ -529,6 +572,68 @@ impl Visitor<'_> for SlotOf<'_> {
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
         Ok(self.0.iter().position(|known| known == name))
+    }
+}
+
+/// Reads one claim's value as a [`Claim`].
+struct ClaimValue;
+
+impl<'de> DeserializeSeed<'de> for ClaimValue {
+    type Value = Claim<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimValue {
+    type Value = Claim<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Claim::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Claim::Text(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Claim::Text(Cow::Owned(text)))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(Claim::Json(Value::Bool(value)))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(Claim::Json(value.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(Claim::Json(value.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        // As `serde_json::Value` holds it: a float it cannot hold is null.
+        Ok(Claim::Json(
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Claim::Json(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Claim::Json)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map)).map(Claim::Json)
     }
 }
 
@@ -895,6 +1000,24 @@ mod tests {
             "garbage".to_owned(),
             format!("{good} "),
             format!("{}{good}", ""),
+        ]);
+        // Correctly signed messages whose segments are not three: jwtd's own header followed
+        // by more dots.
+        let sign = |message: String| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(KEY).unwrap();
+            mac.update(message.as_bytes());
+            format!("{message}.{}", b64(&mac.finalize().into_bytes()))
+        };
+        let header = b64(HEADER.as_bytes());
+        let payload = b64(access_payload("").as_bytes());
+        tokens.extend([
+            sign(format!("{header}.{payload}.{payload}")),
+            sign(format!("{header}.{header}.{payload}")),
+            sign(format!("{header}..{payload}")),
+            sign(format!("{header}.{payload}.")),
+            sign(format!("{header}.")),
+            sign(header.clone()),
+            sign(format!("{header}{payload}")),
         ]);
         tokens
     }
