@@ -36,11 +36,12 @@ migrate: ## Apply migrations to JWTD_DATABASE_URL (default sqlite://jwtd.db).
 	$(CARGO) run --release -p jwtd -- migrate
 
 # Two builds: the jwtd measured is the one `make release` and `cargo build --release` give,
-# with the same features, symbol names and function order (crates/server/link).
+# with the same features, symbol names and function order (crates/server/link). Three runs
+# of the scenario list: the summary gives each ratio's median over them.
 bench: ## Load benchmark of the release binary (not part of `make test`).
 	$(CARGO) build --release -p jwtd
 	$(CARGO) build --release -p jwtd-bench
-	./target/release/jwtd-bench --jwtd ./target/release/jwtd
+	./target/release/jwtd-bench --jwtd ./target/release/jwtd --repeat 3
 
 function-order: ## Regenerate crates/server/link/jwtd.order (needs valgrind; not part of `make test`).
 	bash scripts/function-order.sh

@@ -77,6 +77,12 @@ struct Cli {
     /// pool's size from the number of processes.
     #[arg(long)]
     postgres_max_connections: Option<u32>,
+    /// Runs of the whole list of scenarios, one after another. With more than one, each
+    /// run's ratios are to its own `healthz`, and a summary gives each ratio's median and
+    /// range over the runs: on a machine whose speed drifts by tens of percent from one
+    /// second to the next, one run's ratio says little.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results/latest.json")]
     out: PathBuf,
@@ -107,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.jwtd.display()
     );
     anyhow::ensure!(cli.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(cli.repeat > 0, "--repeat must be at least 1");
     anyhow::ensure!(
         cli.postgres_instances.iter().all(|&count| count > 0),
         "--postgres-instances must be at least 1"
@@ -129,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cores,
         client_threads: cli.client_threads.max(1),
         concurrency: cli.concurrency,
+        repeats: cli.repeat,
         warmup_s: cli.warmup.as_secs_f64(),
         duration_s: cli.duration.as_secs_f64(),
         mix: Mix {
@@ -206,32 +214,41 @@ async fn run_scenarios(
         duration: cli.duration,
         mix: report.mix,
     };
-    for &scenario in &cli.scenarios {
-        if scenario == Scenario::Login {
-            // One login at a time: the whole request's cost over one hash, and the
-            // single-client latency of the argon2-bound path.
-            let serial = Load {
-                concurrency: 1,
-                warmup: Duration::ZERO,
-                duration: cli.duration.min(Duration::from_secs(3)),
-                ..load
-            };
-            let result = measure(backend, scenario, serial, server, users).await?;
-            let fastest = report
-                .login_serial_p50_ms
-                .map_or(result.stats.p50_ms, |ms| ms.min(result.stats.p50_ms));
-            report.login_serial_p50_ms = Some(fastest);
-            report.results.push(result);
+    for run in 1..=cli.repeat {
+        if cli.repeat > 1 {
+            eprintln!("{backend}: run {run} of {}", cli.repeat);
         }
-        let result = measure(backend, scenario, load, server, users).await?;
-        report.results.push(result);
-        if scenario == Scenario::Refresh && backend == "postgres" {
-            for &instances in cli.postgres_instances.iter().filter(|&&count| count > 1) {
-                let result =
-                    measure_instances(backend, scenario, load, jwtd, server, instances, users)
-                        .await?;
+        let first = report.results.len();
+        for &scenario in &cli.scenarios {
+            if scenario == Scenario::Login {
+                // One login at a time: the whole request's cost over one hash, and the
+                // single-client latency of the argon2-bound path.
+                let serial = Load {
+                    concurrency: 1,
+                    warmup: Duration::ZERO,
+                    duration: cli.duration.min(Duration::from_secs(3)),
+                    ..load
+                };
+                let result = measure(backend, scenario, serial, server, users).await?;
+                let fastest = report
+                    .login_serial_p50_ms
+                    .map_or(result.stats.p50_ms, |ms| ms.min(result.stats.p50_ms));
+                report.login_serial_p50_ms = Some(fastest);
                 report.results.push(result);
             }
+            let result = measure(backend, scenario, load, server, users).await?;
+            report.results.push(result);
+            if scenario == Scenario::Refresh && backend == "postgres" {
+                for &instances in cli.postgres_instances.iter().filter(|&&count| count > 1) {
+                    let result =
+                        measure_instances(backend, scenario, load, jwtd, server, instances, users)
+                            .await?;
+                    report.results.push(result);
+                }
+            }
+        }
+        for result in &mut report.results[first..] {
+            result.run = run;
         }
     }
     Ok(())
@@ -279,7 +296,8 @@ async fn measure_instances(
         let prepared = scenario::prepare_split(scenario, load, users, &addresses)
             .await
             .with_context(context)?;
-        server::peak_rss_of_all(&servers, prepared.run_per_instance())
+        let pids: Vec<u32> = servers.iter().map(|server| server.pid()).collect();
+        server::peak_rss_of_all(&servers, prepared.run_per_instance(&pids))
             .await
             .with_context(context)
     }
@@ -288,12 +306,13 @@ async fn measure_instances(
     for started in extra {
         started.stop().await;
     }
-    let (tallies, peaks) = outcome?;
+    let ((tallies, cpu), peaks) = outcome?;
     let clients: Vec<usize> = (0..instances)
         .map(|instance| (instance..load.concurrency).step_by(instances).count())
         .collect();
-    let result =
+    let mut result =
         ScenarioResult::of_instances(backend, scenario, &clients, tallies, load.duration, &peaks);
+    result.set_cpu(cpu);
     eprintln!(
         "{:.0} req/s, p99 {:.2} ms, {} errors, {} broken chains",
         result.stats.requests_per_s,
@@ -322,11 +341,11 @@ async fn measure(
     let prepared = scenario::prepare(scenario, load, users)
         .await
         .with_context(context)?;
-    let (tally, peak_rss_kib) = server
-        .peak_rss_during(prepared.run())
+    let ((tally, cpu), peak_rss_kib) = server
+        .peak_rss_during(prepared.run(&[server.pid()]))
         .await
         .with_context(context)?;
-    let result = ScenarioResult::new(
+    let mut result = ScenarioResult::new(
         backend,
         scenario,
         load.concurrency,
@@ -334,9 +353,16 @@ async fn measure(
         load.duration,
         peak_rss_kib,
     );
+    result.set_cpu(cpu);
     eprintln!(
-        "{:.0} req/s, p99 {:.2} ms, {} errors",
-        result.stats.requests_per_s, result.stats.p99_ms, result.stats.errors
+        "{:.0} req/s, p99 {:.2} ms, {} errors, {}",
+        result.stats.requests_per_s,
+        result.stats.p99_ms,
+        result.stats.errors,
+        result.cpu_per_request_us.map_or_else(
+            || "CPU not readable".to_owned(),
+            |us| format!("{us:.1} CPU-µs per request")
+        ),
     );
     Ok(result)
 }

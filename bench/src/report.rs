@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::scenario::{Call, Mix, Scenario, Tally};
+use crate::scenario::{Call, CpuUse, Mix, Scenario, Tally};
 use crate::server::Argon2Cost;
 
 /// Throughput and latency of a set of requests.
@@ -94,6 +94,17 @@ pub struct ScenarioResult {
     /// Per instance, in start order (only with several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_instance: Option<Vec<InstanceStats>>,
+    /// Which run of the scenario list this is, from 1 (see `--repeat`).
+    pub run: usize,
+    /// CPU time of the servers and of the load generator over the measured window.
+    pub cpu: Option<CpuUse>,
+    /// Microseconds of CPU (servers and load generator) per request.
+    pub cpu_per_request_us: Option<f64>,
+    /// The same backend's `healthz` CPU per request over this scenario's: the ratio of
+    /// requests per CPU-second. For a scenario that keeps the cores busy (verify, me) it is
+    /// the throughput ratio on cores nobody else uses; one that waits (refresh on the disk,
+    /// login on its argon2 threads) does better by it than by requests per second.
+    pub cpu_ratio_to_healthz: Option<f64>,
 }
 
 /// One of several jwtd instances of a scenario, and the clients that talked to it.
@@ -145,7 +156,19 @@ impl ScenarioResult {
             instances: None,
             ratio_to_one_instance: None,
             per_instance: None,
+            run: 1,
+            cpu: None,
+            cpu_per_request_us: None,
+            cpu_ratio_to_healthz: None,
         }
+    }
+
+    /// Records the CPU time of the measured window, and derives the CPU per request.
+    pub fn set_cpu(&mut self, cpu: Option<CpuUse>) {
+        self.cpu = cpu;
+        self.cpu_per_request_us = cpu
+            .filter(|_| self.stats.requests > 0)
+            .map(|cpu| cpu.total_s() * 1e6 / self.stats.requests as f64);
     }
 
     /// Summarizes a scenario run on several instances at once: one tally, client count and
@@ -198,6 +221,14 @@ impl ScenarioResult {
             None => self.scenario.name().to_owned(),
         }
     }
+
+    /// Whether `other` is the same measurement in another run.
+    fn same_row(&self, other: &ScenarioResult) -> bool {
+        self.backend == other.backend
+            && self.scenario == other.scenario
+            && self.clients == other.clients
+            && self.instances == other.instances
+    }
 }
 
 /// The argon2 cost, measured in-process with the server's hasher and parameters.
@@ -229,6 +260,8 @@ pub struct Report {
     pub client_threads: usize,
     /// Concurrent clients per scenario.
     pub concurrency: usize,
+    /// Runs of the whole scenario list (`--repeat`).
+    pub repeats: usize,
     /// Unmeasured warm-up per scenario.
     pub warmup_s: f64,
     /// Measured time per scenario.
@@ -250,13 +283,20 @@ impl Report {
     /// Fills in each result's ratios: to its backend's `healthz`, and for `login` to the
     /// argon2 ceiling.
     pub fn compute_ratios(&mut self) {
-        let baselines: Vec<(String, f64)> = self
+        let baselines: Vec<(String, usize, f64, Option<f64>)> = self
             .results
             .iter()
             .filter(|result| result.scenario == Scenario::Healthz)
-            .map(|result| (result.backend.clone(), result.stats.requests_per_s))
+            .map(|result| {
+                (
+                    result.backend.clone(),
+                    result.run,
+                    result.stats.requests_per_s,
+                    result.cpu_per_request_us,
+                )
+            })
             .collect();
-        let one_instance: Vec<(String, Scenario, f64)> = self
+        let one_instance: Vec<(String, Scenario, usize, f64)> = self
             .results
             .iter()
             .filter(|result| result.instances.is_none() && result.clients > 1)
@@ -264,6 +304,7 @@ impl Report {
                 (
                     result.backend.clone(),
                     result.scenario,
+                    result.run,
                     result.stats.requests_per_s,
                 )
             })
@@ -277,17 +318,26 @@ impl Report {
             self.argon2.ceiling_basis = "login at concurrency 1 (p50)";
         }
         for result in &mut self.results {
-            result.ratio_to_healthz = baselines
+            let baseline = baselines
                 .iter()
-                .find(|(backend, rate)| *backend == result.backend && *rate > 0.0)
-                .map(|(_, rate)| result.stats.requests_per_s / rate);
+                .find(|(backend, run, _, _)| *backend == result.backend && *run == result.run);
+            result.ratio_to_healthz = baseline
+                .filter(|(_, _, rate, _)| *rate > 0.0)
+                .map(|(_, _, rate, _)| result.stats.requests_per_s / rate);
+            result.cpu_ratio_to_healthz = baseline
+                .and_then(|(_, _, _, cpu)| *cpu)
+                .zip(result.cpu_per_request_us.filter(|us| *us > 0.0))
+                .map(|(healthz_us, us)| healthz_us / us);
             if result.instances.is_some() {
                 result.ratio_to_one_instance = one_instance
                     .iter()
-                    .find(|(backend, scenario, rate)| {
-                        *backend == result.backend && *scenario == result.scenario && *rate > 0.0
+                    .find(|(backend, scenario, run, rate)| {
+                        *backend == result.backend
+                            && *scenario == result.scenario
+                            && *run == result.run
+                            && *rate > 0.0
                     })
-                    .map(|(_, _, rate)| result.stats.requests_per_s / rate);
+                    .map(|(_, _, _, rate)| result.stats.requests_per_s / rate);
             }
             if result.scenario == Scenario::Login && self.argon2.login_ceiling_per_s > 0.0 {
                 result.ratio_to_login_ceiling =
@@ -300,13 +350,24 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         out.push_str(
-            "| backend | scenario | clients | req/s | p50 ms | p99 ms | max ms | errors | × healthz | peak RSS MiB | notes |\n",
+            "| backend | scenario | clients | req/s | p50 ms | p99 ms | max ms | errors | × healthz | CPU µs/req | × healthz per CPU-s | peak RSS MiB | notes |\n",
         );
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for result in &self.results {
             let stats = &result.stats;
+            let label = if self.repeats > 1 {
+                format!("{} (run {})", result.label(), result.run)
+            } else {
+                result.label()
+            };
             let ratio = result
                 .ratio_to_healthz
+                .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
+            let cpu = result
+                .cpu_per_request_us
+                .map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"));
+            let cpu_ratio = result
+                .cpu_ratio_to_healthz
                 .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
             let mib =
                 |peak: Option<f64>| peak.map_or_else(|| "-".to_owned(), |mib| format!("{mib:.1}"));
@@ -321,9 +382,9 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {rss} | {} |",
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {cpu} | {cpu_ratio} | {rss} | {} |",
                 result.backend,
-                result.label(),
+                label,
                 result.clients,
                 stats.requests_per_s,
                 stats.p50_ms,
@@ -332,6 +393,9 @@ impl Report {
                 stats.errors,
                 self.notes(result),
             );
+        }
+        if self.repeats > 1 {
+            out.push_str(&self.summary());
         }
         let argon2 = &self.argon2;
         let _ = writeln!(
@@ -357,6 +421,51 @@ impl Report {
         }
         if let Some(load) = &self.load_average_before {
             let _ = writeln!(out, "load average before the run: {load}");
+        }
+        out
+    }
+
+    /// Over the runs: each row's median ratio to `healthz` with its range, and the median
+    /// requests per second and CPU per request.
+    fn summary(&self) -> String {
+        let mut out = format!(
+            "\nOver {} runs (median, with the smallest and largest run):\n\n| backend | scenario | clients | req/s | × healthz | × healthz per CPU-s | CPU µs/req |\n|---|---|---:|---:|---:|---:|---:|\n",
+            self.repeats
+        );
+        let firsts = self.results.iter().filter(|result| result.run == 1);
+        for first in firsts {
+            let runs: Vec<&ScenarioResult> = self
+                .results
+                .iter()
+                .filter(|result| result.same_row(first))
+                .collect();
+            let spread = |values: Vec<Option<f64>>, digits: usize| {
+                let mut values: Vec<f64> = values.into_iter().flatten().collect();
+                values.sort_by(f64::total_cmp);
+                match (values.first(), values.last()) {
+                    (Some(low), Some(high)) => format!(
+                        "{:.digits$} ({low:.digits$}–{high:.digits$})",
+                        median(&values)
+                    ),
+                    _ => "-".to_owned(),
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                first.backend,
+                first.label(),
+                first.clients,
+                spread(
+                    runs.iter()
+                        .map(|run| Some(run.stats.requests_per_s))
+                        .collect(),
+                    0
+                ),
+                spread(runs.iter().map(|run| run.ratio_to_healthz).collect(), 3),
+                spread(runs.iter().map(|run| run.cpu_ratio_to_healthz).collect(), 3),
+                spread(runs.iter().map(|run| run.cpu_per_request_us).collect(), 1),
+            );
         }
         out
     }
@@ -428,5 +537,15 @@ impl Report {
         let json = serde_json::to_string_pretty(self)?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The median of sorted values (the mean of the middle two for an even count).
+fn median(sorted: &[f64]) -> f64 {
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => f64::NAN,
+        even if even % 2 == 0 => (sorted[middle - 1] + sorted[middle]) / 2.0,
+        _ => sorted[middle],
     }
 }

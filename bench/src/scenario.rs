@@ -136,6 +136,53 @@ pub struct Tally {
     pub broken_chains: u64,
 }
 
+/// CPU time spent during a scenario's measured window: by the servers, and by this load
+/// generator (every thread of it). On a machine whose cores the two share, their sum per
+/// request is what sets the throughput, and unlike the throughput it does not move when
+/// other tenants of the machine take CPU time away.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct CpuUse {
+    /// Seconds of CPU used by the jwtd processes in user space.
+    pub server_user_s: f64,
+    /// Seconds of CPU used by the jwtd processes in the kernel (on loopback, that includes
+    /// receiving what the load generator sent).
+    pub server_system_s: f64,
+    /// Seconds of CPU used by the load generator in user space.
+    pub client_user_s: f64,
+    /// Seconds of CPU used by the load generator in the kernel.
+    pub client_system_s: f64,
+}
+
+impl CpuUse {
+    /// The CPU of `server_pids` and of this process now; `None` if any cannot be read.
+    fn sample(server_pids: &[u32]) -> Option<Self> {
+        let mut sample = Self::default();
+        for &pid in server_pids {
+            let (user, system) = crate::server::cpu_seconds(pid)?;
+            sample.server_user_s += user;
+            sample.server_system_s += system;
+        }
+        (sample.client_user_s, sample.client_system_s) =
+            crate::server::cpu_seconds(std::process::id())?;
+        Some(sample)
+    }
+
+    /// What was used between `start` and `self`.
+    fn since(self, start: Self) -> Self {
+        Self {
+            server_user_s: self.server_user_s - start.server_user_s,
+            server_system_s: self.server_system_s - start.server_system_s,
+            client_user_s: self.client_user_s - start.client_user_s,
+            client_system_s: self.client_system_s - start.client_system_s,
+        }
+    }
+
+    /// Everything, servers and load generator.
+    pub fn total_s(self) -> f64 {
+        self.server_user_s + self.server_system_s + self.client_user_s + self.client_system_s
+    }
+}
+
 impl Tally {
     fn record(&mut self, call: Call, elapsed: Duration, success: bool) {
         let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
@@ -377,25 +424,38 @@ pub async fn prepare_split(
 }
 
 impl Prepared {
-    /// Lets every client loop until the deadline, measuring only after the warm-up.
+    /// Lets every client loop until the deadline, measuring only after the warm-up, and
+    /// the CPU time of the servers `server_pids` and of this process over the same window.
     ///
     /// # Errors
     /// When a client cannot recover from an error (the server is gone).
-    pub async fn run(self) -> anyhow::Result<Tally> {
+    pub async fn run(self, server_pids: &[u32]) -> anyhow::Result<(Tally, Option<CpuUse>)> {
         let mut tally = Tally::default();
-        for part in self.run_per_instance().await? {
+        let (parts, cpu) = self.run_per_instance(server_pids).await?;
+        for part in parts {
             tally.merge(part);
         }
-        Ok(tally)
+        Ok((tally, cpu))
     }
 
     /// As [`Prepared::run`], with one tally per server, in the order of their addresses.
     ///
     /// # Errors
     /// When a client cannot recover from an error (the server is gone).
-    pub async fn run_per_instance(self) -> anyhow::Result<Vec<Tally>> {
+    pub async fn run_per_instance(
+        self,
+        server_pids: &[u32],
+    ) -> anyhow::Result<(Vec<Tally>, Option<CpuUse>)> {
         let measure_from = Instant::now() + self.load.warmup;
         let deadline = measure_from + self.load.duration;
+        let pids = server_pids.to_vec();
+        let cpu = tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from).await;
+            let start = CpuUse::sample(&pids);
+            tokio::time::sleep_until(deadline).await;
+            let end = CpuUse::sample(&pids);
+            start.zip(end).map(|(start, end)| end.since(start))
+        });
         let mut running = JoinSet::new();
         for (instance, client) in self.clients {
             let driving = client.drive(self.scenario, self.load.mix, measure_from, deadline);
@@ -406,6 +466,7 @@ impl Prepared {
             let (instance, tally) = joined.context("a client task panicked")??;
             tallies[instance].merge(tally);
         }
-        Ok(tallies)
+        let cpu = cpu.await.context("the CPU sampler panicked")?;
+        Ok((tallies, cpu))
     }
 }
