@@ -128,13 +128,8 @@ fn parse_json<'a, const N: usize>(
 ) -> Result<Found<'a, N>, ApiError> {
     // The whole body must be UTF-8, as DRF decodes it before parsing; checked once here, so
     // that the parser reads strings without checking them again.
-    let text = std::str::from_utf8(body).map_err(|error| {
-        ApiError::JsonParse(python_utf8_message(
-            body,
-            error.valid_up_to(),
-            error.error_len(),
-        ))
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|error| ApiError::JsonParse(python_utf8_message(body, error)))?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let top = WantedFields(names)
         .deserialize(&mut deserializer)
@@ -151,9 +146,10 @@ fn parse_json<'a, const N: usize>(
 
 /// Python's words for a body that is not UTF-8: the first byte it cannot decode, where it
 /// stands, and why.
-fn python_utf8_message(body: &[u8], position: usize, error_len: Option<usize>) -> String {
+fn python_utf8_message(body: &[u8], error: std::str::Utf8Error) -> String {
+    let position = error.valid_up_to();
     let byte = body.get(position).copied().unwrap_or_default();
-    let reason = match error_len {
+    let reason = match error.error_len() {
         None => "unexpected end of data",
         // A continuation byte, or one that can never start a sequence.
         Some(_) if matches!(byte, 0x80..=0xC1 | 0xF5..=0xFF) => "invalid start byte",
@@ -317,29 +313,23 @@ impl<'de> Visitor<'de> for RawValue {
     }
 }
 
-/// Decodes `a=1&b=2`, keeping the wanted names; percent-decoding borrows when it can.
-fn parse_form<'a, const N: usize>(body: &'a [u8], names: &[&str; N]) -> Found<'a, N> {
+/// Keeps the text values of the wanted names from `(name, value)` pairs in body order.
+fn pick_text<'a, const N: usize, K: AsRef<str>>(
+    pairs: impl IntoIterator<Item = (K, Cow<'a, str>)>,
+    names: &[&str; N],
+) -> Found<'a, N> {
     let mut found: Found<'a, N> = std::array::from_fn(|_| None);
-    for (name, value) in form_urlencoded::parse(body) {
-        if let Some(index) = index_of(names, &name) {
+    for (name, value) in pairs {
+        if let Some(index) = index_of(names, name.as_ref()) {
             found[index] = Some(Raw::Text(value));
         }
     }
     found
 }
 
-/// Keeps the wanted names of a multipart body's text parts.
-fn pick_parts<'a, const N: usize>(
-    parts: &'a [(String, String)],
-    names: &[&str; N],
-) -> Found<'a, N> {
-    let mut found: Found<'a, N> = std::array::from_fn(|_| None);
-    for (name, value) in parts {
-        if let Some(index) = index_of(names, name) {
-            found[index] = Some(Raw::Text(Cow::Borrowed(value.as_str())));
-        }
-    }
-    found
+/// Decodes `a=1&b=2`, keeping the wanted names; percent-decoding borrows when it can.
+fn parse_form<'a, const N: usize>(body: &'a [u8], names: &[&str; N]) -> Found<'a, N> {
+    pick_text(form_urlencoded::parse(body), names)
 }
 
 /// Reads text parts of a multipart body. A malformed body reads as no fields, as DRF does.
@@ -381,7 +371,12 @@ impl Fields {
             Source::Empty => std::array::from_fn(|_| None),
             Source::Json(body) => parse_json(body, &names)?,
             Source::Form(body) => parse_form(body, &names),
-            Source::Multipart(parts) => pick_parts(parts, &names),
+            Source::Multipart(parts) => pick_text(
+                parts
+                    .iter()
+                    .map(|(name, value)| (name, Cow::Borrowed(value.as_str()))),
+                &names,
+            ),
         };
         let mut errors = Vec::new();
         let values = std::array::from_fn(|index| {

@@ -1113,4 +1113,34 @@ mod tests {
             Err(TokenError::Invalid)
         );
     }
+
+    #[test]
+    fn a_token_given_as_bytes_that_are_not_utf8_is_refused_as_invalid() {
+        let codec = codec(|_| {});
+        let good = signed(HEADER, &access_payload(""), false);
+        assert!(codec.check(good.as_bytes(), None, NOW).is_ok());
+        let (message, signature) = good.rsplit_once('.').unwrap();
+        let (header, payload) = message.split_once('.').unwrap();
+        let with_byte = |before: &str, after: &str| {
+            let mut token = before.as_bytes().to_vec();
+            token.push(0xe9);
+            token.extend_from_slice(after.as_bytes());
+            token
+        };
+        for token in [
+            // In the payload, after jwtd's own header.
+            with_byte(&format!("{header}.{payload}"), &format!(".{signature}")),
+            // In the signature.
+            with_byte(&format!("{message}."), signature),
+            // In the header, which is then not jwtd's.
+            with_byte(header, &format!(".{payload}.{signature}")),
+        ] {
+            assert_eq!(
+                codec.check(&token, None, NOW).map(|_| ()),
+                Err(TokenError::Invalid),
+                "{}",
+                String::from_utf8_lossy(&token)
+            );
+        }
+    }
 }
