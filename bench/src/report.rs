@@ -549,3 +549,117 @@ fn median(sorted: &[f64]) -> f64 {
         _ => sorted[middle],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result of `requests` requests over one second, using `cpu_s` seconds of CPU.
+    fn result(scenario: Scenario, run: usize, requests: u32, cpu_s: f64) -> ScenarioResult {
+        let mut tally = Tally::default();
+        let call = match scenario {
+            Scenario::Healthz => Call::Healthz,
+            _ => Call::Verify,
+        };
+        tally.latencies[call as usize] = vec![100; requests as usize];
+        let mut result =
+            ScenarioResult::new("sqlite", scenario, 32, tally, Duration::from_secs(1), None);
+        result.run = run;
+        result.set_cpu(Some(CpuUse {
+            server_user_s: cpu_s / 2.0,
+            server_system_s: 0.0,
+            client_user_s: cpu_s / 2.0,
+            client_system_s: 0.0,
+        }));
+        result
+    }
+
+    fn report(results: Vec<ScenarioResult>, repeats: usize) -> Report {
+        Report {
+            generated_unix_s: 0,
+            git_commit: None,
+            load_average_before: None,
+            cores: 2,
+            client_threads: 2,
+            concurrency: 32,
+            repeats,
+            warmup_s: 0.0,
+            duration_s: 1.0,
+            mix: Mix {
+                me_per_refresh: 20,
+                refreshes_per_session: 50,
+            },
+            argon2: Argon2Measure {
+                cost: Argon2Cost {
+                    memory_kib: 8,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                hash_ms: 10.0,
+                login_ceiling_per_s: 200.0,
+                ceiling_basis: "test",
+            },
+            login_serial_p50_ms: None,
+            postgres_max_connections: None,
+            results,
+        }
+    }
+
+    #[test]
+    fn each_run_is_compared_with_its_own_healthz_and_summarized_by_median() {
+        let mut report = report(
+            vec![
+                result(Scenario::Healthz, 1, 1000, 2.0),
+                result(Scenario::Verify, 1, 800, 2.0),
+                result(Scenario::Healthz, 2, 500, 2.0),
+                result(Scenario::Verify, 2, 450, 1.8),
+                result(Scenario::Healthz, 3, 2000, 2.0),
+                result(Scenario::Verify, 3, 1400, 2.0),
+            ],
+            3,
+        );
+        report.compute_ratios();
+        let verify: Vec<&ScenarioResult> = report
+            .results
+            .iter()
+            .filter(|result| result.scenario == Scenario::Verify)
+            .collect();
+        let ratios: Vec<f64> = verify
+            .iter()
+            .map(|result| result.ratio_to_healthz.unwrap())
+            .collect();
+        assert_eq!(ratios, [0.8, 0.9, 0.7]);
+        // 2 s of CPU over 1000 requests is 2,000 µs each; healthz of run 2: 4,000 µs.
+        assert_eq!(report.results[0].cpu_per_request_us, Some(2000.0));
+        assert_eq!(verify[1].cpu_per_request_us, Some(4000.0));
+        assert_eq!(verify[1].cpu_ratio_to_healthz, Some(1.0));
+        let table = report.table();
+        assert!(table.contains("| verify (run 2) |"), "{table}");
+        assert!(
+            table.contains("| sqlite | verify | 32 | 800 (450–1400) | 0.800 (0.700–0.900) |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn one_run_has_no_summary_and_no_run_labels() {
+        let mut report = report(
+            vec![
+                result(Scenario::Healthz, 1, 1000, 2.0),
+                result(Scenario::Verify, 1, 800, 2.0),
+            ],
+            1,
+        );
+        report.compute_ratios();
+        let table = report.table();
+        assert!(!table.contains("Over "), "{table}");
+        assert!(table.contains("| sqlite | verify | 32 | 800 |"), "{table}");
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[1.0, 2.0, 3.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 8.0]), 3.0);
+        assert!(median(&[]).is_nan());
+    }
+}
