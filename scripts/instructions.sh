@@ -7,9 +7,13 @@
 #
 #   scripts/instructions.sh [BINARY] [REQUESTS]      (defaults: ./target/release/jwtd, 2000)
 #
-# Prints, per path, the server's instructions per request and the ten functions that cost
-# the most in it. valgrind runs SHA-256 in software (no SHA extensions), so the HMAC of
-# verify and me counts about 17.6k here and far less on the CPU; the line says how much.
+# Prints, per path, the server's instructions per request and the functions that cost the
+# most in it (TOP of them, default 10). ONLY=text keeps the paths whose label holds it
+# (ONLY=refresh); KEEP=dir keeps callgrind's dumps there for callgrind_annotate. Refresh
+# rotates one chain, one request at a time: each rotation is a batch of one, so it pays a
+# whole commit that rotations under load share. valgrind runs SHA-256 in software (no SHA
+# extensions), so each HMAC and token hash counts far more here than on the CPU; the line
+# says how much.
 set -euo pipefail
 binary=${1:-./target/release/jwtd}
 requests=${2:-2000}
@@ -21,6 +25,7 @@ work=$(mktemp -d)
 server=""
 cleanup() {
     if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work"/callgrind.* "$KEEP"/; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,12 +57,24 @@ status, body = send("POST", "/token", json.dumps({"username": "counter", "passwo
                     {"Content-Type": "application/json"})
 assert status == 200, body
 access = json.loads(body)["access"]
+chain = [json.loads(body)["refresh"]]
+
+def rotate():
+    # Each rotation presents the token the previous one returned, as a client does.
+    status, body = send("POST", "/token/refresh", json.dumps({"refresh": chain[0]}),
+                        {"Content-Type": "application/json"})
+    if status == 200:
+        chain[0] = json.loads(body)["refresh"]
+    return status, body
+
 paths = {
     "GET /healthz": lambda: send("GET", "/healthz"),
     "POST /token/verify": lambda: send("POST", "/token/verify", json.dumps({"token": access}),
                                        {"Content-Type": "application/json"}),
     "GET /me": lambda: send("GET", "/me", headers={"Authorization": "Bearer " + access}),
+    "POST /token/refresh": rotate,
 }
+paths = {label: send_one for label, send_one in paths.items() if os.environ.get("ONLY", "") in label}
 
 def self_costs(path):
     # Self cost per function; callgrind compresses names as "(id) name" on first use, in
@@ -100,6 +117,6 @@ for dump, (label, send_one) in enumerate(paths.items(), start=1):
     sha = sum(cost for name, cost in costs.items() if "sha256::compress" in name)
     print(f"{label}: {total // requests:,} instructions per request "
           f"({sha // requests:,} of them SHA-256 in software)")
-    for name, cost in sorted(costs.items(), key=lambda item: -item[1])[:10]:
+    for name, cost in sorted(costs.items(), key=lambda item: -item[1])[:int(os.environ.get("TOP", "10"))]:
         print(f"  {cost // requests:>7,}  {name[:110]}")
 PY

@@ -13,7 +13,8 @@ use crate::metrics::Count;
 use crate::store::{NewSession, Presented, Rotated};
 use crate::users;
 
-/// A fresh pair from a login.
+/// A fresh pair from a login; serialized, `/token`'s body (simplejwt's order).
+#[derive(serde::Serialize)]
 pub struct Pair {
     /// The refresh token.
     pub refresh: String,
@@ -21,11 +22,13 @@ pub struct Pair {
     pub access: String,
 }
 
-/// The result of `/token/refresh`.
+/// The result of `/token/refresh`; serialized, its body (simplejwt's order).
+#[derive(serde::Serialize)]
 pub struct Refreshed {
     /// A new access token.
     pub access: String,
     /// The successor refresh token, when rotation is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
 }
 
@@ -96,9 +99,7 @@ pub async fn obtain_pair(
             .min(session_end),
     };
     let refresh = state.codec.mint_refresh(&spec)?;
-    let access = state
-        .codec
-        .mint_access(&state.codec.refresh_claims(&spec), &new_jti(), now)?;
+    let access = state.codec.mint_access_for(&spec, &new_jti(), now)?;
     state
         .store
         .start_session(NewSession {

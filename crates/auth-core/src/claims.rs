@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Value};
 
 use crate::error::TokenError;
-use crate::keys::{KeyError, Keys};
+use crate::keys::Keys;
 use crate::settings::{TokenSettings, secs};
 use crate::types::{FamilyId, Jti, UserId};
 
@@ -125,91 +125,6 @@ impl TokenCodec {
     /// The keys this codec was built with.
     pub fn keys(&self) -> &Keys {
         &self.keys
-    }
-
-    /// Mints a refresh token: `token_type`, `exp`, `iat`, `jti`, the user id (as a string),
-    /// `sid`, then `aud`/`iss` when configured.
-    ///
-    /// Deterministic: the same spec always gives the same token, which is what lets a
-    /// rotation retried within the grace window get back the very same successor.
-    ///
-    /// # Errors
-    /// `KeyError::Encode` if signing fails.
-    pub fn mint_refresh(&self, spec: &RefreshSpec<'_>) -> Result<String, KeyError> {
-        let mut claims = Map::new();
-        claims.insert(
-            self.settings.token_type_claim.clone(),
-            TokenKind::Refresh.as_str().into(),
-        );
-        claims.insert("exp".to_owned(), spec.exp.into());
-        claims.insert("iat".to_owned(), spec.iat.into());
-        claims.insert(self.settings.jti_claim.clone(), spec.jti.as_str().into());
-        claims.insert(
-            self.settings.user_id_claim.clone(),
-            spec.user.0.to_string().into(),
-        );
-        claims.insert(SESSION_CLAIM.to_owned(), spec.family.as_str().into());
-        self.encode(claims)
-    }
-
-    /// Mints an access token from a refresh token's claims, as simplejwt does: a fresh type,
-    /// `exp`, `iat` and `jti`, then every other claim of the refresh token copied over.
-    ///
-    /// # Errors
-    /// `KeyError::Encode` if signing fails.
-    pub fn mint_access(
-        &self,
-        refresh_claims: &Map<String, Value>,
-        jti: &Jti,
-        now: i64,
-    ) -> Result<String, KeyError> {
-        let settings = &self.settings;
-        let mut claims = Map::new();
-        claims.insert(
-            settings.token_type_claim.clone(),
-            TokenKind::Access.as_str().into(),
-        );
-        claims.insert(
-            "exp".to_owned(),
-            now.saturating_add(secs(settings.access_token_lifetime))
-                .into(),
-        );
-        claims.insert("iat".to_owned(), now.into());
-        claims.insert(settings.jti_claim.clone(), jti.as_str().into());
-        for (name, value) in refresh_claims {
-            let skipped = name == &settings.token_type_claim
-                || name == "exp"
-                || name == "iat"
-                || name == "jti"
-                || name == &settings.jti_claim;
-            if !skipped {
-                claims.insert(name.clone(), value.clone());
-            }
-        }
-        self.encode(claims)
-    }
-
-    /// Mints the claims of a refresh token that was just minted, without decoding it: what
-    /// `mint_access` needs when an access token is derived from a fresh refresh token.
-    pub fn refresh_claims(&self, spec: &RefreshSpec<'_>) -> Map<String, Value> {
-        let mut claims = Map::new();
-        claims.insert(
-            self.settings.user_id_claim.clone(),
-            spec.user.0.to_string().into(),
-        );
-        claims.insert(SESSION_CLAIM.to_owned(), spec.family.as_str().into());
-        claims
-    }
-
-    fn encode(&self, mut claims: Map<String, Value>) -> Result<String, KeyError> {
-        if let Some(audience) = &self.settings.audience {
-            claims.insert("aud".to_owned(), audience.as_str().into());
-        }
-        if let Some(issuer) = &self.settings.issuer {
-            claims.insert("iss".to_owned(), issuer.as_str().into());
-        }
-        jsonwebtoken::encode(&self.keys.header, &claims, &self.keys.encoding)
-            .map_err(KeyError::Encode)
     }
 
     /// Verifies a token, as simplejwt's `Token(raw)` does, in its order: signature, `alg`,

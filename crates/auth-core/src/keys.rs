@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::Header;
 use sha2::{Sha256, Sha384, Sha512};
 
 /// The signing algorithms jwtd accepts. Exactly one is configured; tokens signed with any
@@ -60,16 +60,31 @@ pub enum KeyError {
     Encode(#[source] jsonwebtoken::errors::Error),
 }
 
-/// The HMAC of the configured algorithm, already keyed: each verification clones this state
-/// instead of deriving the key pads from the secret again.
+/// The longest signature of the HMAC algorithms: HS512's 64 bytes.
+pub(crate) const MAX_SIGNATURE: usize = 64;
+
+/// A signature of at most [`MAX_SIGNATURE`] bytes, kept on the stack.
+pub(crate) struct Signature {
+    bytes: [u8; MAX_SIGNATURE],
+    len: usize,
+}
+
+impl Signature {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The HMAC of the configured algorithm, already keyed: each signature and each verification
+/// clones this state instead of deriving the key pads from the secret again.
 #[derive(Clone)]
-enum Verifier {
+enum KeyedMac {
     HS256(Hmac<Sha256>),
     HS384(Hmac<Sha384>),
     HS512(Hmac<Sha512>),
 }
 
-impl Verifier {
+impl KeyedMac {
     fn new(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         let invalid = |_| KeyError::EmptyKey;
         Ok(match algorithm {
@@ -77,6 +92,26 @@ impl Verifier {
             Algorithm::HS384 => Self::HS384(Hmac::new_from_slice(secret).map_err(invalid)?),
             Algorithm::HS512 => Self::HS512(Hmac::new_from_slice(secret).map_err(invalid)?),
         })
+    }
+
+    /// The HMAC of `message`.
+    fn sign(&self, message: &[u8]) -> Signature {
+        fn sign<M: Mac + Clone>(mac: &M, message: &[u8]) -> Signature {
+            let mut mac = mac.clone();
+            mac.update(message);
+            let tag = mac.finalize().into_bytes();
+            let mut signature = Signature {
+                bytes: [0; MAX_SIGNATURE],
+                len: tag.len(),
+            };
+            signature.bytes[..tag.len()].copy_from_slice(&tag);
+            signature
+        }
+        match self {
+            Self::HS256(mac) => sign(mac, message),
+            Self::HS384(mac) => sign(mac, message),
+            Self::HS512(mac) => sign(mac, message),
+        }
     }
 
     /// Whether `signature` is the HMAC of `message`; `verify_slice` compares in constant time.
@@ -98,11 +133,10 @@ impl Verifier {
 #[derive(Clone)]
 pub struct Keys {
     pub(crate) algorithm: Algorithm,
-    pub(crate) header: Header,
-    pub(crate) encoding: EncodingKey,
-    /// The header segment of the tokens jwtd mints (`base64url({"typ":"JWT","alg":..})`).
+    /// The header segment of the tokens jwtd mints (`base64url({"typ":"JWT","alg":..})`),
+    /// the very bytes `jsonwebtoken::encode` writes for this algorithm.
     pub(crate) header_segment: String,
-    verifier: Verifier,
+    mac: KeyedMac,
 }
 
 impl Keys {
@@ -120,17 +154,20 @@ impl Keys {
             .map_err(|error| KeyError::Encode(jsonwebtoken::errors::Error::from(error)))?;
         Ok(Self {
             algorithm,
-            header,
-            encoding: EncodingKey::from_secret(secret),
             header_segment: URL_SAFE_NO_PAD.encode(header_json),
-            verifier: Verifier::new(algorithm, secret)?,
+            mac: KeyedMac::new(algorithm, secret)?,
         })
+    }
+
+    /// This key's signature of `message` (a token's `header.payload`).
+    pub(crate) fn sign(&self, message: &[u8]) -> Signature {
+        self.mac.sign(message)
     }
 
     /// Whether `signature` is this key's signature of `message` (a token's
     /// `header.payload`), compared in constant time.
     pub(crate) fn signature_matches(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.verifier.matches(message, signature)
+        self.mac.matches(message, signature)
     }
 
     /// The configured algorithm.

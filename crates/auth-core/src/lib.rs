@@ -8,6 +8,7 @@
 mod claims;
 mod error;
 mod keys;
+mod mint;
 mod password;
 mod rotation;
 mod settings;

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -17,12 +16,10 @@ pub async fn obtain(
     State(state): State<AppState>,
     client: Client,
     fields: Fields,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<tokens::Pair>, ApiError> {
     let [username, password] = fields.required_strings(["username", "password"])?;
     let pair = tokens::obtain_pair(&state, &username, password.into_owned(), &client).await?;
-    Ok(Json(
-        json!({ "refresh": pair.refresh, "access": pair.access }),
-    ))
+    Ok(Json(pair))
 }
 
 /// `POST /token/refresh`: `{refresh}` -> `{"access"}`, plus `"refresh"` with rotation on.
@@ -30,13 +27,9 @@ pub async fn refresh(
     State(state): State<AppState>,
     client: Client,
     fields: Fields,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<tokens::Refreshed>, ApiError> {
     let [token] = fields.required_strings(["refresh"])?;
-    let refreshed = tokens::refresh(&state, &token, &client).await?;
-    Ok(Json(match refreshed.refresh {
-        Some(refresh) => json!({ "access": refreshed.access, "refresh": refresh }),
-        None => json!({ "access": refreshed.access }),
-    }))
+    Ok(Json(tokens::refresh(&state, &token, &client).await?))
 }
 
 /// `POST /token/verify`: `{token}` -> `{}`.
