@@ -115,7 +115,7 @@ impl TokenCodec {
         let copied = refresh_claims
             .iter()
             .map(|(name, value)| (name.as_str(), Minted::Json(value)));
-        self.mint_access_copying(copied, refresh_claims.len(), jti, now)
+        self.mint_access_copying(copied, jti, now)
     }
 
     /// The access token [`Self::mint_access`] derives from the refresh token `spec`
@@ -137,18 +137,17 @@ impl TokenCodec {
             ),
             (SESSION_CLAIM, Minted::Text(spec.family.as_str())),
         ];
-        self.mint_access_copying(copied.into_iter(), copied.len(), jti, now)
+        self.mint_access_copying(copied.into_iter(), jti, now)
     }
 
     fn mint_access_copying<'a>(
         &'a self,
-        copied: impl Iterator<Item = (&'a str, Minted<'a>)>,
-        count: usize,
+        copied: impl ExactSizeIterator<Item = (&'a str, Minted<'a>)>,
         jti: &'a Jti,
         now: i64,
     ) -> Result<String, KeyError> {
         let settings = self.settings();
-        let mut claims = Claims::with_room_for(count);
+        let mut claims = Claims::with_room_for(copied.len());
         claims.set(
             &settings.token_type_claim,
             Minted::Text(TokenKind::Access.as_str()),
