@@ -36,6 +36,13 @@ struct Cli {
     /// Unmeasured warm-up per scenario.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
+    /// Interleave `verify`, `me`, `refresh` and `mixed` with their own `healthz` baseline:
+    /// their measured time alternates in slices of this length between the scenario and
+    /// `GET /healthz` on the same connections, and their ratios are to that baseline,
+    /// measured in the same seconds. `0s` turns it off: the ratios are then to the
+    /// `healthz` row, measured in a window of its own.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    interleave: Duration,
     /// Concurrent clients, each on its own keep-alive connection.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -139,6 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         repeats: cli.repeat,
         warmup_s: cli.warmup.as_secs_f64(),
         duration_s: cli.duration.as_secs_f64(),
+        interleave_s: (!cli.interleave.is_zero()).then_some(cli.interleave.as_secs_f64()),
         mix: Mix {
             me_per_refresh: cli.mixed_me_per_refresh,
             refreshes_per_session: cli.mixed_refreshes_per_session.max(1),
@@ -213,6 +221,7 @@ async fn run_scenarios(
         warmup: cli.warmup,
         duration: cli.duration,
         mix: report.mix,
+        slice: (!cli.interleave.is_zero()).then_some(cli.interleave),
     };
     for run in 1..=cli.repeat {
         if cli.repeat > 1 {
@@ -310,8 +319,14 @@ async fn measure_instances(
     let clients: Vec<usize> = (0..instances)
         .map(|instance| (instance..load.concurrency).step_by(instances).count())
         .collect();
-    let mut result =
-        ScenarioResult::of_instances(backend, scenario, &clients, tallies, load.duration, &peaks);
+    let mut result = ScenarioResult::of_instances(
+        backend,
+        scenario,
+        &clients,
+        tallies,
+        load.window(scenario),
+        &peaks,
+    );
     result.set_cpu(cpu);
     eprintln!(
         "{:.0} req/s, p99 {:.2} ms, {} errors, {} broken chains",
@@ -350,12 +365,12 @@ async fn measure(
         scenario,
         load.concurrency,
         tally,
-        load.duration,
+        load.window(scenario),
         peak_rss_kib,
     );
     result.set_cpu(cpu);
     eprintln!(
-        "{:.0} req/s, p99 {:.2} ms, {} errors, {}",
+        "{:.0} req/s, p99 {:.2} ms, {} errors, {}{}",
         result.stats.requests_per_s,
         result.stats.p99_ms,
         result.stats.errors,
@@ -363,6 +378,13 @@ async fn measure(
             || "CPU not readable".to_owned(),
             |us| format!("{us:.1} CPU-µs per request")
         ),
+        result
+            .paired_healthz
+            .as_ref()
+            .map_or_else(String::new, |paired| format!(
+                "; healthz in the slices between: {:.0} req/s",
+                paired.stats.requests_per_s
+            )),
     );
     Ok(result)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::scenario::{Call, CpuUse, Mix, Scenario, Tally};
+use crate::scenario::{Call, CpuSplit, CpuUse, Mix, Scenario, Tally, Window};
 use crate::server::Argon2Cost;
 
 /// Throughput and latency of a set of requests.
@@ -76,8 +76,20 @@ pub struct ScenarioResult {
     pub stats: Stats,
     /// Refresh chains that broke (refresh and mixed).
     pub broken_chains: Option<u64>,
-    /// `requests_per_s` over the same backend's `healthz`.
+    /// `requests_per_s` over its paired baseline's (see `paired_healthz`), or without one
+    /// over the same backend's `healthz` row of the same run.
     pub ratio_to_healthz: Option<f64>,
+    /// The `healthz` requests sent on the same connections in the slices interleaved with
+    /// this scenario's (`--interleave`): the baseline of its ratios, measured in the same
+    /// seconds of the machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired_healthz: Option<PairedBaseline>,
+    /// The baseline's requests per second that `ratio_to_healthz` divides by.
+    pub baseline_requests_per_s: Option<f64>,
+    /// `requests_per_s` over the same backend's `healthz` row of the same run, whether or
+    /// not the scenario had a paired baseline. The two differ where the scenario leaves work
+    /// behind that slows its baseline's slices (refresh: the log's checkpoints).
+    pub ratio_to_healthz_row: Option<f64>,
     /// `requests_per_s` over cores / one argon2 hash (login).
     pub ratio_to_login_ceiling: Option<f64>,
     /// The server's peak resident memory during the scenario (with several instances,
@@ -100,11 +112,25 @@ pub struct ScenarioResult {
     pub cpu: Option<CpuUse>,
     /// Microseconds of CPU (servers and load generator) per request.
     pub cpu_per_request_us: Option<f64>,
-    /// The same backend's `healthz` CPU per request over this scenario's: the ratio of
+    /// The baseline's CPU per request over this scenario's: the ratio of
     /// requests per CPU-second. For a scenario that keeps the cores busy (verify, me) it is
     /// the throughput ratio on cores nobody else uses; one that waits (refresh on the disk,
     /// login on its argon2 threads) does better by it than by requests per second.
     pub cpu_ratio_to_healthz: Option<f64>,
+}
+
+/// The `healthz` slices of an interleaved scenario.
+#[derive(Debug, Serialize)]
+pub struct PairedBaseline {
+    /// Their requests, over the time of the baseline's slices.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Seconds measured in the baseline's slices (the scenario's own are the rest).
+    pub seconds: f64,
+    /// CPU time over the baseline's slices.
+    pub cpu: Option<CpuUse>,
+    /// Microseconds of CPU (servers and load generator) per `healthz` request.
+    pub cpu_per_request_us: Option<f64>,
 }
 
 /// One of several jwtd instances of a scenario, and the clients that talked to it.
@@ -122,15 +148,26 @@ pub struct InstanceStats {
 }
 
 impl ScenarioResult {
-    /// Summarizes a scenario's tally.
+    /// Summarizes a scenario's tally, measured over `window`: for a scenario other than
+    /// `healthz`, its `healthz` calls are those of the interleaved baseline.
     pub fn new(
         backend: &str,
         scenario: Scenario,
         clients: usize,
         mut tally: Tally,
-        duration: Duration,
+        window: Window,
         peak_rss_kib: Option<u64>,
     ) -> Self {
+        let paired_healthz = (scenario != Scenario::Healthz)
+            .then(|| tally.take_baseline())
+            .filter(|(latencies, _)| !latencies.is_empty() && !window.baseline.is_zero())
+            .map(|(mut latencies, errors)| PairedBaseline {
+                stats: Stats::of(&mut latencies, errors, window.baseline),
+                seconds: window.baseline.as_secs_f64(),
+                cpu: None,
+                cpu_per_request_us: None,
+            });
+        let duration = window.scenario;
         let mut all: Vec<u32> = tally.latencies.iter().flatten().copied().collect();
         let stats = Stats::of(&mut all, tally.errors.iter().sum(), duration);
         let calls = Call::ALL
@@ -150,6 +187,9 @@ impl ScenarioResult {
             broken_chains: matches!(scenario, Scenario::Refresh | Scenario::Mixed)
                 .then_some(tally.broken_chains),
             ratio_to_healthz: None,
+            paired_healthz,
+            baseline_requests_per_s: None,
+            ratio_to_healthz_row: None,
             ratio_to_login_ceiling: None,
             peak_rss_mib: peak_rss_kib.map(|kib| kib as f64 / 1024.0),
             calls,
@@ -163,12 +203,15 @@ impl ScenarioResult {
         }
     }
 
-    /// Records the CPU time of the measured window, and derives the CPU per request.
-    pub fn set_cpu(&mut self, cpu: Option<CpuUse>) {
-        self.cpu = cpu;
-        self.cpu_per_request_us = cpu
-            .filter(|_| self.stats.requests > 0)
-            .map(|cpu| cpu.total_s() * 1e6 / self.stats.requests as f64);
+    /// Records the CPU time of the measured window, and derives the CPU per request (the
+    /// baseline's too, when it has one).
+    pub fn set_cpu(&mut self, cpu: CpuSplit) {
+        self.cpu = cpu.scenario;
+        self.cpu_per_request_us = per_request_us(cpu.scenario, self.stats.requests);
+        if let Some(paired) = &mut self.paired_healthz {
+            paired.cpu = cpu.baseline;
+            paired.cpu_per_request_us = per_request_us(cpu.baseline, paired.stats.requests);
+        }
     }
 
     /// Summarizes a scenario run on several instances at once: one tally, client count and
@@ -177,10 +220,21 @@ impl ScenarioResult {
         backend: &str,
         scenario: Scenario,
         clients: &[usize],
-        tallies: Vec<Tally>,
-        duration: Duration,
+        mut tallies: Vec<Tally>,
+        window: Window,
         peaks_kib: &[Option<u64>],
     ) -> Self {
+        // Each instance's own numbers leave its baseline requests out; the merged row gets
+        // all of them back, as its paired baseline.
+        let mut baseline = Tally::default();
+        if scenario != Scenario::Healthz {
+            for tally in &mut tallies {
+                let (latencies, errors) = tally.take_baseline();
+                baseline.latencies[Call::Healthz as usize].extend(latencies);
+                baseline.errors[Call::Healthz as usize] += errors;
+            }
+        }
+        let duration = window.scenario;
         let per_instance: Vec<InstanceStats> = tallies
             .iter()
             .zip(clients)
@@ -196,7 +250,7 @@ impl ScenarioResult {
             })
             .collect();
         let instances = tallies.len();
-        let mut merged = Tally::default();
+        let mut merged = baseline;
         for tally in tallies {
             merged.merge(tally);
         }
@@ -206,7 +260,7 @@ impl ScenarioResult {
             scenario,
             clients.iter().sum(),
             merged,
-            duration,
+            window,
             peak,
         );
         result.instances = Some(instances);
@@ -266,6 +320,9 @@ pub struct Report {
     pub warmup_s: f64,
     /// Measured time per scenario.
     pub duration_s: f64,
+    /// Length of the slices in which `verify`, `me`, `refresh` and `mixed` alternate with
+    /// their `healthz` baseline; `None` when they do not.
+    pub interleave_s: Option<f64>,
     /// The `mixed` proportions.
     pub mix: Mix,
     /// argon2's cost on this machine.
@@ -321,11 +378,22 @@ impl Report {
             let baseline = baselines
                 .iter()
                 .find(|(backend, run, _, _)| *backend == result.backend && *run == result.run);
-            result.ratio_to_healthz = baseline
+            result.ratio_to_healthz_row = baseline
                 .filter(|(_, _, rate, _)| *rate > 0.0)
                 .map(|(_, _, rate, _)| result.stats.requests_per_s / rate);
-            result.cpu_ratio_to_healthz = baseline
-                .and_then(|(_, _, _, cpu)| *cpu)
+            // The baseline measured in the same seconds, when the scenario had one.
+            let (rate, cpu) = match &result.paired_healthz {
+                Some(paired) => (Some(paired.stats.requests_per_s), paired.cpu_per_request_us),
+                None => (
+                    baseline.map(|(_, _, rate, _)| *rate),
+                    baseline.and_then(|(_, _, _, cpu)| *cpu),
+                ),
+            };
+            result.baseline_requests_per_s = rate;
+            result.ratio_to_healthz = rate
+                .filter(|rate| *rate > 0.0)
+                .map(|rate| result.stats.requests_per_s / rate);
+            result.cpu_ratio_to_healthz = cpu
                 .zip(result.cpu_per_request_us.filter(|us| *us > 0.0))
                 .map(|(healthz_us, us)| healthz_us / us);
             if result.instances.is_some() {
@@ -350,9 +418,9 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         out.push_str(
-            "| backend | scenario | clients | req/s | p50 ms | p99 ms | max ms | errors | × healthz | CPU µs/req | × healthz per CPU-s | peak RSS MiB | notes |\n",
+            "| backend | scenario | clients | req/s | p50 ms | p99 ms | max ms | errors | × healthz | healthz req/s | × healthz row | CPU µs/req | × healthz per CPU-s | peak RSS MiB | notes |\n",
         );
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for result in &self.results {
             let stats = &result.stats;
             let label = if self.repeats > 1 {
@@ -360,17 +428,12 @@ impl Report {
             } else {
                 result.label()
             };
-            let ratio = result
-                .ratio_to_healthz
-                .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
-            let cpu = result
-                .cpu_per_request_us
-                .map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"));
-            let cpu_ratio = result
-                .cpu_ratio_to_healthz
-                .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
-            let mib =
-                |peak: Option<f64>| peak.map_or_else(|| "-".to_owned(), |mib| format!("{mib:.1}"));
+            let ratio = cell(result.ratio_to_healthz, 3);
+            let baseline = cell(result.baseline_requests_per_s, 0);
+            let row_ratio = cell(result.ratio_to_healthz_row, 3);
+            let cpu = cell(result.cpu_per_request_us, 1);
+            let cpu_ratio = cell(result.cpu_ratio_to_healthz, 3);
+            let mib = |peak: Option<f64>| cell(peak, 1);
             // Several instances: each one's peak, in start order.
             let rss = match &result.per_instance {
                 Some(instances) => instances
@@ -382,7 +445,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {cpu} | {cpu_ratio} | {rss} | {} |",
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {ratio} | {baseline} | {row_ratio} | {cpu} | {cpu_ratio} | {rss} | {} |",
                 result.backend,
                 label,
                 result.clients,
@@ -393,6 +456,18 @@ impl Report {
                 stats.errors,
                 self.notes(result),
             );
+        }
+        match self.interleave_s {
+            Some(slice) => {
+                let _ = writeln!(
+                    out,
+                    "\n× healthz: to the `healthz req/s` column, for verify, me, refresh and mixed the `GET /healthz` requests sent on the same connections in the {:.0} ms slices that alternate with the scenario's; for the others, the `healthz` row of the same run. × healthz row: to that row, always.",
+                    slice * 1000.0
+                );
+            }
+            None => {
+                out.push_str("\n× healthz: to the `healthz` row of the same backend and run.\n")
+            }
         }
         if self.repeats > 1 {
             out.push_str(&self.summary());
@@ -429,7 +504,7 @@ impl Report {
     /// requests per second and CPU per request.
     fn summary(&self) -> String {
         let mut out = format!(
-            "\nOver {} runs (median, with the smallest and largest run):\n\n| backend | scenario | clients | req/s | × healthz | × healthz per CPU-s | CPU µs/req |\n|---|---|---:|---:|---:|---:|---:|\n",
+            "\nOver {} runs (median, with the smallest and largest run):\n\n| backend | scenario | clients | req/s | × healthz | × healthz row | × healthz per CPU-s | CPU µs/req |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
             self.repeats
         );
         let firsts = self.results.iter().filter(|result| result.run == 1);
@@ -452,7 +527,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 first.backend,
                 first.label(),
                 first.clients,
@@ -463,6 +538,7 @@ impl Report {
                     0
                 ),
                 spread(runs.iter().map(|run| run.ratio_to_healthz).collect(), 3),
+                spread(runs.iter().map(|run| run.ratio_to_healthz_row).collect(), 3),
                 spread(runs.iter().map(|run| run.cpu_ratio_to_healthz).collect(), 3),
                 spread(runs.iter().map(|run| run.cpu_per_request_us).collect(), 1),
             );
@@ -540,6 +616,17 @@ impl Report {
     }
 }
 
+/// A table cell: `value` with `digits` decimals, or `-` without one.
+fn cell(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| format!("{value:.digits$}"))
+}
+
+/// Microseconds of `cpu` per request of `requests`; `None` without either.
+fn per_request_us(cpu: Option<CpuUse>, requests: u64) -> Option<f64> {
+    cpu.filter(|_| requests > 0)
+        .map(|cpu| cpu.total_s() * 1e6 / requests as f64)
+}
+
 /// The median of sorted values (the mean of the middle two for an even count).
 fn median(sorted: &[f64]) -> f64 {
     let middle = sorted.len() / 2;
@@ -562,16 +649,100 @@ mod tests {
             _ => Call::Verify,
         };
         tally.latencies[call as usize] = vec![100; requests as usize];
-        let mut result =
-            ScenarioResult::new("sqlite", scenario, 32, tally, Duration::from_secs(1), None);
+        let window = Window::of(Duration::from_secs(1), None);
+        let mut result = ScenarioResult::new("sqlite", scenario, 32, tally, window, None);
         result.run = run;
-        result.set_cpu(Some(CpuUse {
-            server_user_s: cpu_s / 2.0,
-            server_system_s: 0.0,
-            client_user_s: cpu_s / 2.0,
-            client_system_s: 0.0,
-        }));
+        result.set_cpu(CpuSplit {
+            scenario: Some(cpu(cpu_s)),
+            baseline: None,
+        });
         result
+    }
+
+    /// `seconds` of CPU, half the server's and half the load generator's.
+    fn cpu(seconds: f64) -> CpuUse {
+        CpuUse {
+            server_user_s: seconds / 2.0,
+            server_system_s: 0.0,
+            client_user_s: seconds / 2.0,
+            client_system_s: 0.0,
+        }
+    }
+
+    /// A tally of `calls` requests of 100 µs each, and `errors` of them failed, per call.
+    fn tally(calls: &[(Call, usize, u64)]) -> Tally {
+        let mut tally = Tally::default();
+        for &(call, requests, errors) in calls {
+            tally.latencies[call as usize] = vec![100; requests];
+            tally.errors[call as usize] = errors;
+        }
+        tally
+    }
+
+    #[test]
+    fn an_interleaved_scenario_is_compared_with_its_own_healthz_slices() {
+        // 2 s measured in 500 ms slices: 1 s of refresh and 1 s of healthz in between.
+        let window = Window::of(Duration::from_secs(2), Some(Duration::from_millis(500)));
+        let mut refresh = ScenarioResult::new(
+            "sqlite",
+            Scenario::Refresh,
+            32,
+            tally(&[(Call::Refresh, 200, 0), (Call::Healthz, 1000, 1)]),
+            window,
+            None,
+        );
+        refresh.set_cpu(CpuSplit {
+            scenario: Some(cpu(0.8)),
+            baseline: Some(cpu(1.0)),
+        });
+        // The healthz row of the run, measured apart, is not what the ratio uses.
+        let mut report = report(vec![result(Scenario::Healthz, 1, 3000, 2.0), refresh], 1);
+        report.compute_ratios();
+        let refresh = &report.results[1];
+        assert_eq!(refresh.stats.requests, 200);
+        assert_eq!(refresh.stats.requests_per_s, 200.0);
+        assert_eq!(refresh.stats.errors, 0);
+        assert_eq!(refresh.calls.len(), 1, "{:?}", refresh.calls);
+        let paired = refresh.paired_healthz.as_ref().unwrap();
+        assert_eq!(paired.stats.requests_per_s, 1000.0);
+        assert_eq!(paired.stats.errors, 1);
+        assert_eq!(refresh.baseline_requests_per_s, Some(1000.0));
+        assert_eq!(refresh.ratio_to_healthz, Some(0.2));
+        assert_eq!(refresh.ratio_to_healthz_row, Some(200.0 / 3000.0));
+        // 0.8 s over 200 refreshes is 4,000 µs; 1 s over 1000 healthz is 1,000 µs.
+        assert_eq!(refresh.cpu_per_request_us, Some(4000.0));
+        assert_eq!(paired.cpu_per_request_us, Some(1000.0));
+        assert_eq!(refresh.cpu_ratio_to_healthz, Some(0.25));
+        let table = report.table();
+        assert!(
+            table.contains(
+                "| sqlite | refresh | 32 | 200 | 0.10 | 0.10 | 0.1 | 0 | 0.200 | 1000 | 0.067 |"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn instances_leave_the_baseline_out_of_their_own_numbers() {
+        let window = Window::of(Duration::from_secs(2), Some(Duration::from_millis(500)));
+        let result = ScenarioResult::of_instances(
+            "postgres",
+            Scenario::Refresh,
+            &[16, 16],
+            vec![
+                tally(&[(Call::Refresh, 100, 0), (Call::Healthz, 600, 0)]),
+                tally(&[(Call::Refresh, 300, 0), (Call::Healthz, 400, 0)]),
+            ],
+            window,
+            &[None, None],
+        );
+        let instances = result.per_instance.as_ref().unwrap();
+        assert_eq!(instances[0].stats.requests, 100);
+        assert_eq!(instances[1].stats.requests, 300);
+        assert_eq!(result.stats.requests_per_s, 400.0);
+        let paired = result.paired_healthz.as_ref().unwrap();
+        assert_eq!(paired.stats.requests, 1000);
+        assert_eq!(paired.seconds, 1.0);
     }
 
     fn report(results: Vec<ScenarioResult>, repeats: usize) -> Report {
@@ -585,6 +756,7 @@ mod tests {
             repeats,
             warmup_s: 0.0,
             duration_s: 1.0,
+            interleave_s: None,
             mix: Mix {
                 me_per_refresh: 20,
                 refreshes_per_session: 50,
@@ -636,7 +808,7 @@ mod tests {
         let table = report.table();
         assert!(table.contains("| verify (run 2) |"), "{table}");
         assert!(
-            table.contains("| sqlite | verify | 32 | 800 (450–1400) | 0.800 (0.700–0.900) |"),
+            table.contains("| sqlite | verify | 32 | 800 (450–1400) | 0.800 (0.700–0.900) | 0.800 (0.700–0.900) |"),
             "{table}"
         );
     }

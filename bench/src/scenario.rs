@@ -56,6 +56,16 @@ impl Scenario {
     fn needs_session(self) -> bool {
         !matches!(self, Scenario::Healthz | Scenario::Login)
     }
+
+    /// Whether the scenario's window is shared with a `healthz` baseline (see
+    /// [`Load::slice`]): the ones whose ratio to `healthz` is a target. `login` is measured
+    /// against the argon2 ceiling instead.
+    pub fn pairs_with_baseline(self) -> bool {
+        matches!(
+            self,
+            Scenario::Verify | Scenario::Me | Scenario::Refresh | Scenario::Mixed
+        )
+    }
 }
 
 /// One kind of request.
@@ -114,6 +124,120 @@ pub struct Load {
     pub duration: Duration,
     /// The `mixed` proportions.
     pub mix: Mix,
+    /// When set, the measured window of a scenario that [pairs with the
+    /// baseline](Scenario::pairs_with_baseline) alternates in slices of this length: the
+    /// scenario's, then one of `GET /healthz` on the same connections, and so on. Both then
+    /// sample the same seconds of a machine whose speed drifts, and their ratio is not
+    /// skewed by what the machine did in another scenario's window.
+    pub slice: Option<Duration>,
+}
+
+impl Load {
+    /// How `scenario`'s measured time is shared with its baseline.
+    pub fn window(&self, scenario: Scenario) -> Window {
+        Window::of(self.duration, self.slice_of(scenario))
+    }
+
+    fn slice_of(&self, scenario: Scenario) -> Option<Duration> {
+        self.slice
+            .filter(|slice| !slice.is_zero() && scenario.pairs_with_baseline())
+    }
+}
+
+/// A scenario's measured time, and the part of it given to its `healthz` baseline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Time in the scenario's own slices.
+    pub scenario: Duration,
+    /// Time in the baseline's slices (zero without interleaving).
+    pub baseline: Duration,
+}
+
+impl Window {
+    /// Splits `duration` into slices of `slice`, the scenario's first, the last one cut
+    /// short at the end; without a slice, all of it is the scenario's.
+    pub fn of(duration: Duration, slice: Option<Duration>) -> Self {
+        let mut window = Self::default();
+        let Some(slice) = slice.filter(|slice| !slice.is_zero()) else {
+            window.scenario = duration;
+            return window;
+        };
+        let mut start = Duration::ZERO;
+        let mut baseline = false;
+        while start < duration {
+            let length = slice.min(duration - start);
+            if baseline {
+                window.baseline += length;
+            } else {
+                window.scenario += length;
+            }
+            start += length;
+            baseline = !baseline;
+        }
+        window
+    }
+}
+
+/// When a run measures, and which of its slices belong to the baseline.
+#[derive(Clone, Copy, Debug)]
+struct Schedule {
+    measure_from: Instant,
+    deadline: Instant,
+    slice: Option<Duration>,
+}
+
+impl Schedule {
+    /// Whether a request started at `at` is one of the baseline's: in an odd-numbered slice
+    /// of the measured window (the warm-up is the scenario's).
+    fn baseline_at(&self, at: Instant) -> bool {
+        match self.slice {
+            Some(slice) if at >= self.measure_from => {
+                let slices = (at - self.measure_from).as_nanos() / slice.as_nanos().max(1);
+                slices % 2 == 1
+            }
+            _ => false,
+        }
+    }
+
+    /// Samples the CPU of `pids` and of this process at every slice boundary from the
+    /// start of measuring to the deadline, and adds each slice's use to its owner's.
+    async fn sample_cpu(self, pids: Vec<u32>) -> CpuSplit {
+        tokio::time::sleep_until(self.measure_from).await;
+        let mut previous = CpuUse::sample(&pids);
+        let mut split = CpuSplit {
+            scenario: previous.map(|_| CpuUse::default()),
+            baseline: self.slice.and(previous).map(|_| CpuUse::default()),
+        };
+        let mut start = self.measure_from;
+        let mut baseline = false;
+        while start < self.deadline {
+            let end = self
+                .slice
+                .map_or(self.deadline, |slice| (start + slice).min(self.deadline));
+            tokio::time::sleep_until(end).await;
+            let now = CpuUse::sample(&pids);
+            let used = now.zip(previous).map(|(now, before)| now.since(before));
+            let owner = if baseline {
+                &mut split.baseline
+            } else {
+                &mut split.scenario
+            };
+            *owner = owner.zip(used).map(|(total, used)| total.plus(used));
+            previous = now;
+            start = end;
+            baseline = self.slice.is_some() && !baseline;
+        }
+        split
+    }
+}
+
+/// CPU time over a measured window, split between the scenario's slices and its baseline's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSplit {
+    /// Over the scenario's slices; `None` where it could not be read.
+    pub scenario: Option<CpuUse>,
+    /// Over the baseline's slices; `None` without a baseline or where it could not be read.
+    pub baseline: Option<CpuUse>,
 }
 
 /// A user the virtual clients log in as.
@@ -177,6 +301,15 @@ impl CpuUse {
         }
     }
 
+    fn plus(self, other: Self) -> Self {
+        Self {
+            server_user_s: self.server_user_s + other.server_user_s,
+            server_system_s: self.server_system_s + other.server_system_s,
+            client_user_s: self.client_user_s + other.client_user_s,
+            client_system_s: self.client_system_s + other.client_system_s,
+        }
+    }
+
     /// Everything, servers and load generator.
     pub fn total_s(self) -> f64 {
         self.server_user_s + self.server_system_s + self.client_user_s + self.client_system_s
@@ -190,6 +323,16 @@ impl Tally {
         if !success {
             self.errors[call.index()] += 1;
         }
+    }
+
+    /// Takes out the `healthz` requests of a scenario whose own requests are other calls:
+    /// those of its interleaved baseline (see [`Load::slice`]).
+    pub fn take_baseline(&mut self) -> (Vec<u32>, u64) {
+        let index = Call::Healthz.index();
+        (
+            std::mem::take(&mut self.latencies[index]),
+            std::mem::take(&mut self.errors[index]),
+        )
     }
 
     /// Adds another tally's requests to this one.
@@ -321,18 +464,21 @@ impl VirtualClient {
         mut self,
         scenario: Scenario,
         mix: Mix,
-        measure_from: Instant,
-        deadline: Instant,
+        schedule: Schedule,
     ) -> anyhow::Result<Tally> {
         let mut tally = Tally::default();
         loop {
-            let call = self.next_call(scenario, mix);
             let started = Instant::now();
-            if started >= deadline {
+            if started >= schedule.deadline {
                 return Ok(tally);
             }
+            let call = if schedule.baseline_at(started) {
+                Call::Healthz
+            } else {
+                self.next_call(scenario, mix)
+            };
             let outcome = self.perform(call).await;
-            if started >= measure_from {
+            if started >= schedule.measure_from {
                 tally.record(call, started.elapsed(), matches!(outcome, Ok(true)));
             }
             let failed = !matches!(outcome, Ok(true));
@@ -426,10 +572,12 @@ pub async fn prepare_split(
 impl Prepared {
     /// Lets every client loop until the deadline, measuring only after the warm-up, and
     /// the CPU time of the servers `server_pids` and of this process over the same window.
+    /// With a [slice](Load::slice), the clients turn to `GET /healthz` in every other slice:
+    /// those requests are the tally's `healthz` calls, their CPU the split's baseline.
     ///
     /// # Errors
     /// When a client cannot recover from an error (the server is gone).
-    pub async fn run(self, server_pids: &[u32]) -> anyhow::Result<(Tally, Option<CpuUse>)> {
+    pub async fn run(self, server_pids: &[u32]) -> anyhow::Result<(Tally, CpuSplit)> {
         let mut tally = Tally::default();
         let (parts, cpu) = self.run_per_instance(server_pids).await?;
         for part in parts {
@@ -445,20 +593,17 @@ impl Prepared {
     pub async fn run_per_instance(
         self,
         server_pids: &[u32],
-    ) -> anyhow::Result<(Vec<Tally>, Option<CpuUse>)> {
+    ) -> anyhow::Result<(Vec<Tally>, CpuSplit)> {
         let measure_from = Instant::now() + self.load.warmup;
-        let deadline = measure_from + self.load.duration;
-        let pids = server_pids.to_vec();
-        let cpu = tokio::spawn(async move {
-            tokio::time::sleep_until(measure_from).await;
-            let start = CpuUse::sample(&pids);
-            tokio::time::sleep_until(deadline).await;
-            let end = CpuUse::sample(&pids);
-            start.zip(end).map(|(start, end)| end.since(start))
-        });
+        let schedule = Schedule {
+            measure_from,
+            deadline: measure_from + self.load.duration,
+            slice: self.load.slice_of(self.scenario),
+        };
+        let cpu = tokio::spawn(schedule.sample_cpu(server_pids.to_vec()));
         let mut running = JoinSet::new();
         for (instance, client) in self.clients {
-            let driving = client.drive(self.scenario, self.load.mix, measure_from, deadline);
+            let driving = client.drive(self.scenario, self.load.mix, schedule);
             running.spawn(async move { anyhow::Ok((instance, driving.await?)) });
         }
         let mut tallies: Vec<Tally> = (0..self.instances).map(|_| Tally::default()).collect();
@@ -468,5 +613,77 @@ impl Prepared {
         }
         let cpu = cpu.await.context("the CPU sampler panicked")?;
         Ok((tallies, cpu))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_window_alternates_from_the_scenario_and_cuts_the_last_slice_short() {
+        let even = Window::of(10_000 * MS, Some(500 * MS));
+        assert_eq!((even.scenario, even.baseline), (5_000 * MS, 5_000 * MS));
+        // 0–500 scenario, 500–1000 baseline, 1000–1200 scenario.
+        let odd = Window::of(1_200 * MS, Some(500 * MS));
+        assert_eq!((odd.scenario, odd.baseline), (700 * MS, 500 * MS));
+        for slice in [None, Some(Duration::ZERO)] {
+            let whole = Window::of(1_200 * MS, slice);
+            assert_eq!(
+                (whole.scenario, whole.baseline),
+                (1_200 * MS, Duration::ZERO)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_targets_of_a_ratio_share_their_window() {
+        let load = Load {
+            address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            concurrency: 1,
+            warmup: Duration::ZERO,
+            duration: 2_000 * MS,
+            mix: Mix {
+                me_per_refresh: 1,
+                refreshes_per_session: 1,
+            },
+            slice: Some(500 * MS),
+        };
+        for scenario in Scenario::ALL {
+            let shared = load.window(scenario).baseline == 1_000 * MS;
+            let expected = !matches!(scenario, Scenario::Healthz | Scenario::Login);
+            assert_eq!(shared, expected, "{scenario:?}");
+        }
+    }
+
+    #[test]
+    fn the_baseline_has_the_odd_slices_of_the_measured_window_only() {
+        let measure_from = Instant::now() + 1_000 * MS;
+        let schedule = Schedule {
+            measure_from,
+            deadline: measure_from + 2_000 * MS,
+            slice: Some(500 * MS),
+        };
+        let at = |ms: u32| schedule.baseline_at(measure_from + ms * MS);
+        assert!(!schedule.baseline_at(measure_from - 600 * MS), "warm-up");
+        assert_eq!(
+            [
+                at(0),
+                at(499),
+                at(500),
+                at(999),
+                at(1_000),
+                at(1_500),
+                at(1_999)
+            ],
+            [false, false, true, true, false, true, true]
+        );
+        let unsliced = Schedule {
+            slice: None,
+            ..schedule
+        };
+        assert!(!unsliced.baseline_at(measure_from + 700 * MS));
     }
 }
