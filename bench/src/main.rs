@@ -7,19 +7,21 @@
 //! sends traffic anywhere but the loopback server it started.
 
 mod client;
+mod hashing;
 mod report;
 mod scenario;
 mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use auth_core::PasswordHasher;
 use clap::Parser;
 
-use crate::report::{Argon2Measure, Report, ScenarioResult};
+use crate::hashing::HashProbe;
+use crate::report::{Report, ScenarioResult};
 use crate::scenario::{Load, Mix, Scenario};
 use crate::server::{Argon2Cost, Jwtd, PgSchema, Server, TempDir};
 
@@ -131,7 +133,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         iterations: cli.argon2_iterations,
         parallelism: cli.argon2_parallelism,
     };
-    let argon2 = tokio::task::spawn_blocking(move || measure_argon2(cost, cores)).await??;
+    let probe = HashProbe::new(cost)?;
+    let argon2 = tokio::task::spawn_blocking({
+        let probe = probe.clone();
+        move || probe.measure(cores)
+    })
+    .await??;
     eprintln!(
         "argon2id: {:.1} ms per hash, ceiling {:.1} logins/s on {cores} cores",
         argon2.hash_ms, argon2.login_ceiling_per_s
@@ -160,7 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = TempDir::new()?;
     let sqlite_url = format!("sqlite://{}", dir.path().join("jwtd.db").display());
     let jwtd = with_settings(Jwtd::new(&cli.jwtd, &sqlite_url, None, cost), &cli.settings);
-    bench_backend(&cli, "sqlite", &jwtd, &mut report).await?;
+    bench_backend(&cli, "sqlite", &jwtd, &probe, &mut report).await?;
 
     if let Some(url) = &cli.postgres_url {
         let schema = PgSchema::create(url).await?;
@@ -171,7 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(connections) = cli.postgres_max_connections {
             jwtd = jwtd.with_setting("JWTD_DATABASE_MAX_CONNECTIONS", &connections.to_string());
         }
-        let outcome = bench_backend(&cli, "postgres", &jwtd, &mut report).await;
+        let outcome = bench_backend(&cli, "postgres", &jwtd, &probe, &mut report).await;
         let dropped = schema.drop_schema().await;
         outcome?;
         dropped?;
@@ -192,6 +199,7 @@ async fn bench_backend(
     cli: &Cli,
     backend: &str,
     jwtd: &Jwtd,
+    probe: &HashProbe,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     eprintln!(
@@ -202,7 +210,7 @@ async fn bench_backend(
     let users = jwtd.create_users(cli.concurrency).await?;
     let server = jwtd.serve().await?;
     eprintln!("{backend}: jwtd listening on {}", server.address);
-    let outcome = run_scenarios(cli, backend, jwtd, &server, &users, report).await;
+    let outcome = run_scenarios(cli, backend, jwtd, &server, &users, probe, report).await;
     server.stop().await;
     outcome
 }
@@ -213,6 +221,7 @@ async fn run_scenarios(
     jwtd: &Jwtd,
     server: &Server,
     users: &[scenario::Credentials],
+    probe: &HashProbe,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let load = Load {
@@ -245,7 +254,17 @@ async fn run_scenarios(
                 report.login_serial_p50_ms = Some(fastest);
                 report.results.push(result);
             }
-            let result = measure(backend, scenario, load, server, users).await?;
+            let result = if scenario == Scenario::Login {
+                // argon2 on every core in this process just before and after: the ceiling
+                // as the machine stands while the logins run.
+                let before = hash_rate(probe, report.cores).await?;
+                let mut result = measure(backend, scenario, load, server, users).await?;
+                let after = hash_rate(probe, report.cores).await?;
+                result.hash_rate_per_s = Some(f64::midpoint(before, after));
+                result
+            } else {
+                measure(backend, scenario, load, server, users).await?
+            };
             report.results.push(result);
             if scenario == Scenario::Refresh && backend == "postgres" {
                 for &instances in cli.postgres_instances.iter().filter(|&&count| count > 1) {
@@ -389,34 +408,12 @@ async fn measure(
     Ok(result)
 }
 
-/// Times one password verification with the server's own hasher and parameters (the
-/// median of several), and derives the login ceiling: cores / hash time.
-fn measure_argon2(cost: Argon2Cost, cores: usize) -> anyhow::Result<Argon2Measure> {
-    let hasher = PasswordHasher::new(cost.memory_kib, cost.iterations, cost.parallelism, [7; 16])?;
-    // One memory reused for every hash, as each of the server's argon2 threads does.
-    let mut memory = hasher.memory();
-    let stored = hasher.hash_with("jwtd-bench password", [9; 16], &mut memory)?;
-    // Two unmeasured runs first, to warm the caches.
-    for _ in 0..2 {
-        hasher.verify_with("jwtd-bench password", Some(&stored), &mut memory);
-    }
-    let mut times: Vec<Duration> = (0..9)
-        .map(|_| {
-            let started = Instant::now();
-            let matched = hasher.verify_with("jwtd-bench password", Some(&stored), &mut memory);
-            (started.elapsed(), matched)
-        })
-        .map(|(elapsed, matched)| matched.then_some(elapsed))
-        .collect::<Option<_>>()
-        .context("argon2 did not verify its own hash")?;
-    times.sort_unstable();
-    let hash = times[times.len() / 2].as_secs_f64();
-    Ok(Argon2Measure {
-        cost,
-        hash_ms: hash * 1000.0,
-        login_ceiling_per_s: cores as f64 / hash,
-        ceiling_basis: "in-process argon2 (median of 9)",
-    })
+/// argon2 verifications per second with one thread per core hashing for half a second.
+async fn hash_rate(probe: &HashProbe, cores: usize) -> anyhow::Result<f64> {
+    let probe = probe.clone();
+    tokio::task::spawn_blocking(move || probe.rate(cores, Duration::from_millis(500)))
+        .await
+        .context("the hashing probe panicked")?
 }
 
 fn git_commit() -> Option<String> {
