@@ -171,3 +171,24 @@ backend_tests!(
     a_token_whose_hash_does_not_match_its_row_is_invalid,
     expires_at_is_indexed,
 );
+
+/// Each pooled SQLite connection, the writer's and the readers', keeps a page cache of 256
+/// KiB instead of SQLite's 2 MiB: a long-lived server fills every cache it has, and three
+/// of the default size would be a fifth of its memory budget.
+#[tokio::test]
+async fn sqlite_pooled_connections_keep_a_small_page_cache() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (pool, connection) in [("read", &app.state.db.read), ("write", &app.state.db.write)] {
+        let row = connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA cache_size",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let kib: i64 = row.try_get_by_index(0).unwrap();
+        assert_eq!(kib, -256, "cache_size of the {pool} pool");
+    }
+}
