@@ -154,28 +154,49 @@ pub struct Window {
 }
 
 impl Window {
-    /// Splits `duration` into slices of `slice`, the scenario's first, the last one cut
-    /// short at the end; without a slice, all of it is the scenario's.
+    /// Splits `duration` into slices of `slice` (see [`slices`]).
     pub fn of(duration: Duration, slice: Option<Duration>) -> Self {
         let mut window = Self::default();
-        let Some(slice) = slice.filter(|slice| !slice.is_zero()) else {
-            window.scenario = duration;
-            return window;
-        };
-        let mut start = Duration::ZERO;
-        let mut baseline = false;
-        while start < duration {
-            let length = slice.min(duration - start);
-            if baseline {
+        for part in slices(duration, slice) {
+            let length = part.end - part.start;
+            if part.baseline {
                 window.baseline += length;
             } else {
                 window.scenario += length;
             }
-            start += length;
-            baseline = !baseline;
         }
         window
     }
+}
+
+/// One slice of a measured window, as offsets from its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slice {
+    start: Duration,
+    end: Duration,
+    baseline: bool,
+}
+
+/// `duration` cut into slices of `slice`, the scenario's first and then the baseline's in
+/// turn, the last one cut short at the end; without a slice (or a zero one), one slice that
+/// is all the scenario's.
+fn slices(duration: Duration, slice: Option<Duration>) -> impl Iterator<Item = Slice> {
+    let step = slice.filter(|slice| !slice.is_zero()).unwrap_or(duration);
+    let mut start = Duration::ZERO;
+    let mut baseline = false;
+    std::iter::from_fn(move || {
+        (start < duration).then(|| {
+            let end = (start + step).min(duration);
+            let slice = Slice {
+                start,
+                end,
+                baseline,
+            };
+            start = end;
+            baseline = !baseline;
+            slice
+        })
+    })
 }
 
 /// When a run measures, and which of its slices belong to the baseline.
@@ -208,24 +229,17 @@ impl Schedule {
             scenario: previous.map(|_| CpuUse::default()),
             baseline: self.slice.and(previous).map(|_| CpuUse::default()),
         };
-        let mut start = self.measure_from;
-        let mut baseline = false;
-        while start < self.deadline {
-            let end = self
-                .slice
-                .map_or(self.deadline, |slice| (start + slice).min(self.deadline));
-            tokio::time::sleep_until(end).await;
+        for part in slices(self.deadline - self.measure_from, self.slice) {
+            tokio::time::sleep_until(self.measure_from + part.end).await;
             let now = CpuUse::sample(&pids);
             let used = now.zip(previous).map(|(now, before)| now.since(before));
-            let owner = if baseline {
+            let owner = if part.baseline {
                 &mut split.baseline
             } else {
                 &mut split.scenario
             };
             *owner = owner.zip(used).map(|(total, used)| total.plus(used));
             previous = now;
-            start = end;
-            baseline = self.slice.is_some() && !baseline;
         }
         split
     }
@@ -636,6 +650,19 @@ mod tests {
                 (1_200 * MS, Duration::ZERO)
             );
         }
+    }
+
+    #[test]
+    fn slices_alternate_and_cover_the_window_exactly_once() {
+        let cut: Vec<(u128, u128, bool)> = slices(1_200 * MS, Some(500 * MS))
+            .map(|part| (part.start.as_millis(), part.end.as_millis(), part.baseline))
+            .collect();
+        assert_eq!(
+            cut,
+            [(0, 500, false), (500, 1_000, true), (1_000, 1_200, false)]
+        );
+        assert_eq!(slices(1_200 * MS, None).count(), 1);
+        assert_eq!(slices(Duration::ZERO, Some(500 * MS)).count(), 0);
     }
 
     #[test]
