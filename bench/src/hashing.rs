@@ -125,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_counts_every_thread_s_hashes() {
+    fn the_probe_gives_a_rate_and_the_ceiling_of_one_hash() {
         let probe = probe();
         let one = probe.rate(1, Duration::from_millis(50)).unwrap();
         assert!(one > 100.0, "{one} hashes/s at 8 KiB");

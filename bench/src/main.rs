@@ -97,6 +97,13 @@ struct Cli {
     out: PathBuf,
 }
 
+impl Cli {
+    /// The slice of `--interleave`; `None` for `0s` (no interleaving).
+    fn slice(&self) -> Option<Duration> {
+        (!self.interleave.is_zero()).then_some(self.interleave)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -153,7 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         repeats: cli.repeat,
         warmup_s: cli.warmup.as_secs_f64(),
         duration_s: cli.duration.as_secs_f64(),
-        interleave_s: (!cli.interleave.is_zero()).then_some(cli.interleave.as_secs_f64()),
+        interleave_s: cli.slice().map(|slice| slice.as_secs_f64()),
         mix: Mix {
             me_per_refresh: cli.mixed_me_per_refresh,
             refreshes_per_session: cli.mixed_refreshes_per_session.max(1),
@@ -230,7 +237,7 @@ async fn run_scenarios(
         warmup: cli.warmup,
         duration: cli.duration,
         mix: report.mix,
-        slice: (!cli.interleave.is_zero()).then_some(cli.interleave),
+        slice: cli.slice(),
     };
     for run in 1..=cli.repeat {
         if cli.repeat > 1 {
@@ -253,18 +260,16 @@ async fn run_scenarios(
                     .map_or(result.stats.p50_ms, |ms| ms.min(result.stats.p50_ms));
                 report.login_serial_p50_ms = Some(fastest);
                 report.results.push(result);
-            }
-            let result = if scenario == Scenario::Login {
-                // argon2 on every core in this process just before and after: the ceiling
-                // as the machine stands while the logins run.
+                // Then at full concurrency, with argon2 on every core in this process just
+                // before and after: the ceiling as the machine stands while the logins run.
                 let before = hash_rate(probe, report.cores).await?;
                 let mut result = measure(backend, scenario, load, server, users).await?;
                 let after = hash_rate(probe, report.cores).await?;
                 result.hash_rate_per_s = Some(f64::midpoint(before, after));
-                result
-            } else {
-                measure(backend, scenario, load, server, users).await?
-            };
+                report.results.push(result);
+                continue;
+            }
+            let result = measure(backend, scenario, load, server, users).await?;
             report.results.push(result);
             if scenario == Scenario::Refresh && backend == "postgres" {
                 for &instances in cli.postgres_instances.iter().filter(|&&count| count > 1) {
