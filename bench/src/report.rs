@@ -176,8 +176,8 @@ impl ScenarioResult {
                 cpu_per_request_us: None,
             });
         let duration = window.scenario;
-        let mut all: Vec<u32> = tally.latencies.iter().flatten().copied().collect();
-        let stats = Stats::of(&mut all, tally.errors.iter().sum(), duration);
+        let (mut all, errors) = tally.own_calls(scenario);
+        let stats = Stats::of(&mut all, errors, duration);
         let calls = Call::ALL
             .iter()
             .zip(tally.latencies.iter_mut().zip(tally.errors))
@@ -230,37 +230,29 @@ impl ScenarioResult {
         backend: &str,
         scenario: Scenario,
         clients: &[usize],
-        mut tallies: Vec<Tally>,
+        tallies: Vec<Tally>,
         window: Window,
         peaks_kib: &[Option<u64>],
     ) -> Self {
-        // Each instance's own numbers leave its baseline requests out; the merged row gets
-        // all of them back, as its paired baseline.
-        let mut baseline = Tally::default();
-        if scenario != Scenario::Healthz {
-            for tally in &mut tallies {
-                let (latencies, errors) = tally.take_baseline();
-                baseline.latencies[Call::Healthz as usize].extend(latencies);
-                baseline.errors[Call::Healthz as usize] += errors;
-            }
-        }
         let duration = window.scenario;
         let per_instance: Vec<InstanceStats> = tallies
             .iter()
             .zip(clients)
             .zip(peaks_kib)
             .map(|((tally, &clients), peak)| {
-                let mut all: Vec<u32> = tally.latencies.iter().flatten().copied().collect();
+                // Each instance's own numbers leave its baseline requests out; the merged
+                // row has them as its paired baseline.
+                let (mut own, errors) = tally.own_calls(scenario);
                 InstanceStats {
                     clients,
-                    stats: Stats::of(&mut all, tally.errors.iter().sum(), duration),
+                    stats: Stats::of(&mut own, errors, duration),
                     broken_chains: tally.broken_chains,
                     peak_rss_mib: peak.map(|kib| kib as f64 / 1024.0),
                 }
             })
             .collect();
         let instances = tallies.len();
-        let mut merged = baseline;
+        let mut merged = Tally::default();
         for tally in tallies {
             merged.merge(tally);
         }

@@ -349,6 +349,23 @@ impl Tally {
         )
     }
 
+    /// The latencies and error count of `scenario`'s own requests: every call but, for a
+    /// scenario other than `healthz`, those of its interleaved baseline.
+    pub fn own_calls(&self, scenario: Scenario) -> (Vec<u32>, u64) {
+        let own = |call: &Call| scenario == Scenario::Healthz || *call != Call::Healthz;
+        let latencies = Call::ALL
+            .iter()
+            .filter(|call| own(call))
+            .flat_map(|call| self.latencies[call.index()].iter().copied())
+            .collect();
+        let errors = Call::ALL
+            .iter()
+            .filter(|call| own(call))
+            .map(|call| self.errors[call.index()])
+            .sum();
+        (latencies, errors)
+    }
+
     /// Adds another tally's requests to this one.
     pub fn merge(&mut self, other: Tally) {
         for (mine, theirs) in self.latencies.iter_mut().zip(other.latencies) {
