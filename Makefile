@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JWTD_BIND ?= 127.0.0.1:8000
 
-.PHONY: run build release test check lint fmt deps migrate bench function-order e2e clean
+.PHONY: run build release test check lint fmt deps migrate bench e2e clean
 
 run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
 	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
@@ -36,15 +36,12 @@ migrate: ## Apply migrations to JWTD_DATABASE_URL (default sqlite://jwtd.db).
 	$(CARGO) run --release -p jwtd -- migrate
 
 # Two builds: the jwtd measured is the one `make release` and `cargo build --release` give,
-# with the same features, symbol names and function order (crates/server/link). Three runs
-# of the scenario list: the summary gives each ratio's median over them.
+# with the same features. Three runs of the scenario list: the summary gives each ratio's
+# median over them.
 bench: ## Load benchmark of the release binary (not part of `make test`).
 	$(CARGO) build --release -p jwtd
 	$(CARGO) build --release -p jwtd-bench
 	./target/release/jwtd-bench --jwtd ./target/release/jwtd --repeat 3
-
-function-order: ## Regenerate crates/server/link/jwtd.order (needs valgrind; not part of `make test`).
-	bash scripts/function-order.sh
 
 e2e: ## The curl walkthrough of the README against a fresh release binary.
 	$(CARGO) build --release -p jwtd
