@@ -104,8 +104,8 @@ $('#login-form').addEventListener('submit', (event) => {
   guarded(async () => {
     await client.login($('#username').value, $('#password').value);
     $('#password').value = '';
-    status('logged in');
     await render();
+    status('logged in');
   });
 });
 $('#refresh-view').addEventListener('click', () => guarded(render));
