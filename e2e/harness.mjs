@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const PASSWORD = 'correct horse battery staple';
-export const ACCESS_LIFETIME_S = 3;
+export const ACCESS_LIFETIME_S = 5;
 
 const children = new Set();
 const dirs = new Set();

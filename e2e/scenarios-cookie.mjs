@@ -84,7 +84,7 @@ export function cookieScenarios(runner, browser, site) {
     const header = (await response.allHeaders())['x-csrf-token'];
     check(header, 'no X-CSRF-Token header on the login answer');
     equal(await pageCsrf(page, site.api), header, 'the CSRF token the page could read');
-    const csrfCookie = (await context.cookies(site.api)).find((cookie) => cookie.name === CSRF_COOKIE);
+    const csrfCookie = (await context.cookies(`${site.api}/token/refresh`)).find((cookie) => cookie.name === CSRF_COOKIE);
     check(csrfCookie, `no ${CSRF_COOKIE} cookie`);
     equal(csrfCookie.value, header, `${CSRF_COOKIE} cookie against the header`);
     equal(csrfCookie.httpOnly, false, `${CSRF_COOKIE} is HttpOnly`);

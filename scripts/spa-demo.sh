@@ -31,8 +31,8 @@ export JWTD_REFRESH_COOKIE=true
 export JWTD_REFRESH_COOKIE_SECURE=false
 export JWTD_CORS_ALLOWED_ORIGINS="$page"
 
-"$jwtd" migrate > /dev/null
-printf '%s\n' "$password" | "$jwtd" user create "$user" --password-stdin > /dev/null
+JWTD_LOG=warn "$jwtd" migrate > /dev/null
+printf '%s\n' "$password" | JWTD_LOG=warn "$jwtd" user create "$user" --password-stdin > /dev/null
 
 "$jwtd" serve --bind "127.0.0.1:$jwtd_port" &
 pids+=("$!")
