@@ -2,7 +2,7 @@
 // whatever happens; jwtd's metrics; pages of the example; and a runner that prints PASS/FAIL
 // per scenario.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -101,6 +101,23 @@ export async function startJwtd(binary, settings) {
     return name;
   };
   return { url, dir, newUser };
+}
+
+/**
+ * A real djangorestframework-simplejwt server (e2e/simplejwt/server.py in e2e/.venv) with
+ * users user1..user40, or null when e2e/.venv is missing.
+ */
+export async function startSimplejwt(python, script) {
+  if (!existsSync(python)) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'simplejwt-e2e-'));
+  dirs.add(dir);
+  const url = await startListening(python, [script, join(dir, 'db.sqlite3'), PASSWORD, '40']);
+  let next = 0;
+  const newUser = () => {
+    next += 1;
+    return `user${next}`;
+  };
+  return { url, newUser };
 }
 
 /** jwtd's counters, by their full sample name. */

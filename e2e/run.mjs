@@ -3,20 +3,20 @@
 // scenario; exits 1 when any failed. Everything started here is stopped, even on failure.
 //
 // Environment: JWTD_BIN (default target/release/jwtd), CHROMIUM (default /usr/bin/chromium),
-// ONLY (run the scenarios whose name contains it), MODES (cookie,body), SCREENSHOTS (a
+// ONLY (run the scenarios whose name contains it), MODES (cookie,body,simplejwt), SCREENSHOTS (a
 // directory to save screenshots of the example page into).
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { Runner, startJwtd, startStatic, stopAll } from './harness.mjs';
-import { bodyScenarios } from './scenarios-body.mjs';
+import { Runner, startJwtd, startSimplejwt, startStatic, stopAll } from './harness.mjs';
+import { bodyScenarios, simplejwtScenarios } from './scenarios-body.mjs';
 import { commonScenarios } from './scenarios-common.mjs';
 import { cookieScenarios, cookieSite } from './scenarios-cookie.mjs';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const binary = resolve(process.env.JWTD_BIN ?? `${repo}/target/release/jwtd`);
-const modes = (process.env.MODES ?? 'cookie,body').split(',');
+const modes = (process.env.MODES ?? 'cookie,body,simplejwt').split(',');
 const runner = new Runner(process.env.ONLY);
 
 // The flags Chromium needs on a machine with no network beyond localhost, as root.
@@ -92,6 +92,26 @@ try {
     commonScenarios(runner, browser, site);
     bodyScenarios(runner, browser, site);
     await runner.run();
+  }
+  if (modes.includes('simplejwt')) {
+    const server = await startSimplejwt(`${repo}/e2e/.venv/bin/python`, `${repo}/e2e/simplejwt/server.py`);
+    if (server) {
+      const pageOrigin = await startStatic(repo, server.url);
+      const api = `${pageOrigin}/api`;
+      console.log(`simplejwt: page ${pageOrigin}, djangorestframework-simplejwt ${server.url} (through ${api})`);
+      const site = {
+        mode: 'body',
+        newUser: server.newUser,
+        api,
+        jwtd: server.url,
+        pageOrigin,
+        appUrl: `${pageOrigin}/examples/spa/?mode=body&api=${encodeURIComponent(api)}`,
+      };
+      simplejwtScenarios(runner, browser, site, 'simplejwt server');
+      await runner.run();
+    } else {
+      console.log('SKIP  simplejwt server: e2e/.venv is missing (scripts/e2e-browser-deps.sh makes it)');
+    }
   }
   failed = runner.summary();
 } catch (error) {

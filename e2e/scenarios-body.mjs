@@ -51,7 +51,14 @@ export function bodyScenarios(runner, browser, site) {
     equal([change.logins, change.rotated], [0, 0], 'logins and rotations');
   });
 
-  runner.scenario('body (simplejwt paths): login, refresh and logout through simplejwt\'s four views only', async (contexts) => {
+  simplejwtScenarios(runner, browser, site, 'body (jwtd, simplejwt paths)');
+}
+
+/** Scenarios of SIMPLEJWT_PATHS, against jwtd's simplejwt paths or a real simplejwt server. */
+export function simplejwtScenarios(runner, browser, site, label) {
+  const appUrl = `${site.appUrl}&paths=simplejwt`;
+
+  runner.scenario(`${label}: login, refresh and logout through simplejwt's four views only`, async (contexts) => {
     const user = site.newUser();
     const context = await browser.newContext();
     contexts.push(context);
@@ -59,7 +66,7 @@ export function bodyScenarios(runner, browser, site) {
     context.on('request', (request) => {
       if (request.url().startsWith(`${site.api}/`)) paths.push(`${request.method()} ${request.url().slice(site.api.length)}`);
     });
-    const page = await openApp(context, { ...site, appUrl: `${site.appUrl}&paths=simplejwt` });
+    const page = await openApp(context, { ...site, appUrl });
     const answer = expectResponse(page, (response) => response.url() === `${site.api}/token/`);
     await page.fill('#username', user);
     await page.fill('#password', PASSWORD);
@@ -82,5 +89,24 @@ export function bodyScenarios(runner, browser, site) {
       body: JSON.stringify({ refresh }),
     });
     equal(refused.status, 401, 'refresh with the first refresh token after logout');
+  });
+
+  runner.scenario(`${label}: two tabs refresh at the same moment and share one refresh`, async (contexts) => {
+    const user = site.newUser();
+    const context = await browser.newContext();
+    contexts.push(context);
+    const one = await openApp(context, { ...site, appUrl });
+    await one.fill('#username', user);
+    await one.fill('#password', PASSWORD);
+    await one.click('#login');
+    await one.waitForSelector('body[data-state="in"]');
+    const two = await openApp(context, { ...site, appUrl });
+    await two.waitForSelector('body[data-state="in"]');
+    const first = await accessToken(one);
+    equal(await accessToken(two), first, 'the second tab took the first tab\'s token');
+    await outliveAccessToken();
+    const [a, b] = await Promise.all([accessToken(one), accessToken(two)]);
+    check(a && a !== first, 'the access token was not renewed');
+    equal(b, a, 'both tabs hold the one refreshed access token');
   });
 }

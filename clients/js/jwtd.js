@@ -258,8 +258,10 @@ export function createClient(options) {
     await waitForChange(seen, HELLO_MS);
   }
 
+  // A path such as `/me` is the server's; anything else (a full URL, `./x`) stays as fetch
+  // would read it.
   function url(path) {
-    return /^[a-z][a-z0-9+.-]*:/i.test(path) ? path : `${baseUrl}${path}`;
+    return path.startsWith('/') && !path.startsWith('//') ? `${baseUrl}${path}` : path;
   }
 
   async function post(path, body, withCookie) {

@@ -34,12 +34,11 @@ function when(iso) {
 }
 
 async function renderSessions() {
-  const body = $('#sessions tbody');
-  body.replaceChildren();
   if (simplejwt) {
     $('#sessions').hidden = true;
     return;
   }
+  const rows = [];
   for (const session of await client.sessions()) {
     const row = document.createElement('tr');
     row.dataset.sessionId = session.id;
@@ -67,8 +66,10 @@ async function renderSessions() {
     });
     action.append(end);
     row.append(action);
-    body.append(row);
+    rows.push(row);
   }
+  // All at once: two renders in flight (a click and another tab's login) cannot mix rows.
+  $('#sessions tbody').replaceChildren(...rows);
 }
 
 async function render() {
@@ -124,6 +125,7 @@ $('#logout-all').addEventListener('click', () =>
 // Another tab logged in or out.
 client.onChange(({ loggedIn }) => {
   if (!loggedIn) show(false);
+  else if (document.body.dataset.state !== 'in') guarded(render);
 });
 
 guarded(async () => {
