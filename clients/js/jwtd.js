@@ -71,7 +71,7 @@ export function createClient(options) {
   const tabId = randomId();
   const locks = options.locks === undefined ? globalThis.navigator?.locks : options.locks;
 
-  /** @type {{token: string, expiresAt: number} | null} */
+  /** @type {{token: string, expiresAt: number, lifetimeMs: number} | null} */
   let access = null;
   /** @type {string | null} */
   let refreshToken = null;
