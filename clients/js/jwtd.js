@@ -81,9 +81,12 @@ export function createClient(options) {
   let version = 0;
   let inflight = null;
   let refreshing = false;
+  // This tab's claim while it runs an election (BroadcastChannel fallback), else null.
+  let electing = null;
   const waiters = new Set();
   const listeners = new Set();
-  const claims = new Set();
+  // Claims of other tabs: id -> when it arrived; '' stands for "a tab answered busy".
+  const claims = new Map();
 
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(scope) : null;
   channel?.unref?.();
@@ -210,10 +213,13 @@ export function createClient(options) {
     } else if (message.type === 'hello') {
       if (access && (cookieMode || refreshToken)) share(message.from);
     } else if (message.type === 'claim') {
-      claims.add(message.id);
-      if (refreshing) channel?.postMessage({ type: 'busy', from: tabId });
+      claims.set(message.id, Date.now());
+      // Tell a later or larger claim that this tab is (or will be) the one refreshing.
+      if (refreshing || (electing !== null && electing < message.id)) {
+        channel?.postMessage({ type: 'busy', from: tabId });
+      }
     } else if (message.type === 'busy') {
-      claims.add('');
+      claims.set('', Date.now());
     }
   }
 
@@ -321,13 +327,17 @@ export function createClient(options) {
   }
 
   // Without Web Locks: tabs that want to refresh announce a claim; the smallest claim
-  // refreshes, the others wait for its broadcast.
+  // refreshes, the others wait for its broadcast. A claim that arrived just before this
+  // election belongs to a tab still in its own; one that refreshes answers "busy".
   async function refreshByElection(stale, seen) {
     const id = randomId();
-    claims.clear();
+    const started = Date.now();
+    for (const [other, at] of claims) if (started - at > ELECTION_MS) claims.delete(other);
+    electing = id;
     channel.postMessage({ type: 'claim', from: tabId, id });
     await waitForChange(seen, ELECTION_MS);
-    const lost = [...claims].some((other) => other < id);
+    const lost = [...claims.keys()].some((other) => other < id);
+    electing = null;
     return refreshHoldingLock(stale, seen, lost);
   }
 
