@@ -21,8 +21,8 @@ pub use error::{Refusal, Revocation, TokenError};
 pub use keys::{Algorithm, KeyError, Keys};
 pub use password::{Argon2Memory, PasswordError, PasswordHasher};
 pub use rotation::{
-    BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState,
-    blacklisted_refusal, decide_refresh,
+    BlacklistEntry, Decision, Denial, EventKind, FamilyState, Plan, Presented, RotationRules,
+    Stored, SuccessorState, Use, UserState, blacklisted_refusal, decide,
 };
-pub use settings::TokenSettings;
+pub use settings::{TokenSettings, seconds};
 pub use types::{FamilyId, Jti, TokenHash, UserId};

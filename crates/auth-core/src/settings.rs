@@ -56,6 +56,9 @@ impl Default for TokenSettings {
 }
 
 /// Whole seconds of a duration as a signed Unix-time offset, saturating.
-pub(crate) fn secs(duration: Duration) -> i64 {
+pub fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
+
+// The codec's name for `seconds`, until the codec moves to `seconds` itself.
+pub(crate) use self::seconds as secs;
