@@ -60,4 +60,3 @@ impl Default for TokenSettings {
 pub fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
-
