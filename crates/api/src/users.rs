@@ -12,6 +12,41 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
 
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Checks a login's password on the argon2 threads: against `user`'s stored hash, or, with
+/// no such user, against a dummy hash at the same cost. When it matches an active user's
+/// hash that is not jwtd's current argon2id (a hash brought from Django, or one of an
+/// earlier argon2 cost), the hash is replaced by a fresh argon2id one; failing to store it
+/// is logged and leaves the login alone (the next login tries again).
+///
+/// # Errors
+/// `ApiError::Internal` if the argon2 threads are gone.
+pub async fn check_login_password(
+    state: &AppState,
+    user: Option<&users::Model>,
+    password: String,
+) -> Result<bool, ApiError> {
+    let stored = user.map(|user| user.password_hash.clone());
+    let rehash = user.is_some_and(|user| user.is_active);
+    let checked = state.passwords.check(password, stored, rehash).await?;
+    if let (Some(user), Some(rehashed)) = (user, checked.rehashed) {
+        let id = UserId(user.id);
+        match replace_password_hash(&state.db.write, id, &user.password_hash, &rehashed).await {
+            Ok(true) => tracing::info!(user = user.id, "password hash upgraded to argon2id"),
+            // Changed meanwhile (a new password): that one stays.
+            Ok(false) => {}
+            Err(error) => tracing::warn!(
+                user = user.id,
+                error = %error,
+                "could not store the upgraded password hash; the next login tries again"
+            ),
+        }
+    }
+    Ok(checked.matches)
+}
+
 /// Creates a user; the username must be new.
 ///
 /// # Errors
@@ -77,6 +112,27 @@ pub async fn set_password_hash(
         .await;
     cache.forget(id);
     Ok(result?.rows_affected == 1)
+}
+
+/// Replaces a user's password hash only while it is still `old`, so that a password changed
+/// in the meantime is never overwritten; `false` when nothing was replaced. The user cache
+/// holds no hashes, so it needs no update.
+///
+/// # Errors
+/// The database error.
+pub async fn replace_password_hash(
+    db: &impl ConnectionTrait,
+    id: UserId,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let result = users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(new))
+        .filter(users::Column::Id.eq(id.0))
+        .filter(users::Column::PasswordHash.eq(old))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Activates or deactivates a user and drops the user from `cache` (other processes see the
