@@ -25,3 +25,4 @@ mod storage;
 mod token_obtain;
 mod token_refresh;
 mod token_verify;
+mod user_import;

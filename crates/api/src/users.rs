@@ -15,6 +15,17 @@ use sea_orm::{
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The longest username, in characters (Django's `auth_user.username`).
+pub const MAX_USERNAME_CHARS: usize = 150;
+
+/// A username as jwtd stores it: without surrounding whitespace, 1 to
+/// [`MAX_USERNAME_CHARS`] characters; `None` when it does not fit.
+pub fn normalized_username(name: &str) -> Option<&str> {
+    let name = name.trim();
+    let length = name.chars().count();
+    (1..=MAX_USERNAME_CHARS).contains(&length).then_some(name)
+}
+
 /// Checks a login's password on the argon2 threads: against `user`'s stored hash, or, with
 /// no such user, against a dummy hash at the same cost. When it matches an active user's
 /// hash that is not jwtd's current argon2id (a hash brought from Django, or one of an
@@ -47,7 +58,7 @@ pub async fn check_login_password(
     Ok(checked.matches)
 }
 
-/// Creates a user; the username must be new.
+/// Creates an active user; the username must be new.
 ///
 /// # Errors
 /// The database error, including a unique violation for a taken username.
@@ -57,10 +68,24 @@ pub async fn create(
     password_hash: &str,
     now: i64,
 ) -> Result<users::Model, DbErr> {
+    create_with(db, username, password_hash, true, now).await
+}
+
+/// Creates a user, active or not (as imported); the username must be new.
+///
+/// # Errors
+/// The database error, including a unique violation for a taken username.
+pub async fn create_with(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password_hash: &str,
+    is_active: bool,
+    now: i64,
+) -> Result<users::Model, DbErr> {
     users::ActiveModel {
         username: Set(username.to_owned()),
         password_hash: Set(password_hash.to_owned()),
-        is_active: Set(true),
+        is_active: Set(is_active),
         last_login: Set(None),
         created_at: Set(now),
         ..Default::default()

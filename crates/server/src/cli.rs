@@ -90,6 +90,14 @@ pub enum UserCommand {
         /// The username.
         name: String,
     },
+    /// Import users from an export of Django's auth_user: a CSV file with the header
+    /// `username,password,is_active` (other columns are ignored) or a JSON array of objects
+    /// with those keys (`manage.py dumpdata auth.user` works as is). Passwords are Django's
+    /// hashes as stored. Existing users are updated; running it again changes nothing.
+    Import {
+        /// The .csv or .json file (other names: JSON when it starts with `[`).
+        file: PathBuf,
+    },
 }
 
 /// Session administration.
