@@ -14,6 +14,7 @@ mod cli;
 mod django_login;
 mod families;
 mod flush;
+mod keys_generate;
 mod logout;
 mod me;
 mod operations;

@@ -1,5 +1,6 @@
 //! Each CLI command, carried out.
 
+mod keys_generate;
 mod user_import;
 
 use std::io::BufRead;
@@ -46,6 +47,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
         Command::FlushExpired { batch_size } => flush_expired(&config, batch_size).await,
         Command::Sessions(command) => sessions(command, &config).await,
         Command::Events { user, limit, json } => show_events(&config, user, limit, json).await,
+        Command::Keys(command) => keys_generate::run(command),
     }
 }
 
