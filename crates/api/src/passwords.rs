@@ -27,8 +27,20 @@ enum Job {
     Verify {
         password: String,
         stored: Option<String>,
-        reply: oneshot::Sender<bool>,
+        /// The salt of a fresh hash to make when the password matches a hash that is not
+        /// the hasher's current argon2id; `None`: never rehash.
+        rehash_salt: Option<[u8; 16]>,
+        reply: oneshot::Sender<Checked>,
     },
+}
+
+/// The result of checking a password.
+pub struct Checked {
+    /// Whether the password matched the stored hash.
+    pub matches: bool,
+    /// A fresh hash of the password with the configured argon2id cost, made when it matched
+    /// a hash that [`PasswordHasher::needs_rehash`] (and a rehash was asked for).
+    pub rehashed: Option<String>,
 }
 
 impl Job {
@@ -89,10 +101,27 @@ impl Passwords {
     /// # Errors
     /// `ApiError::Internal` if the pool is gone.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        let checked = self.check(password, stored, false).await?;
+        Ok(checked.matches)
+    }
+
+    /// Whether `password` matches `stored` (with `None`, the same time and `false`, as
+    /// [`Self::verify`]); with `rehash`, a match against a hash that is not the configured
+    /// argon2id also brings a fresh hash of the password, made on the same thread.
+    ///
+    /// # Errors
+    /// `ApiError::Internal` if the pool is gone.
+    pub async fn check(
+        &self,
+        password: String,
+        stored: Option<String>,
+        rehash: bool,
+    ) -> Result<Checked, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify {
             password,
             stored,
+            rehash_salt: rehash.then(rand::random),
             reply,
         })
         .await?;
@@ -149,9 +178,18 @@ fn run_jobs(hasher: &PasswordHasher, queue: &Mutex<mpsc::Receiver<Job>>) {
             Job::Verify {
                 password,
                 stored,
+                rehash_salt,
                 reply,
             } => {
-                let _ = reply.send(hasher.verify_with(&password, stored.as_deref(), memory));
+                let matches = hasher.verify_with(&password, stored.as_deref(), memory);
+                let rehashed = match (rehash_salt, stored) {
+                    (Some(salt), Some(stored)) if matches && hasher.needs_rehash(&stored) => {
+                        // A failed rehash only leaves the old hash in place until next time.
+                        hasher.hash_with(&password, salt, memory).ok()
+                    }
+                    _ => None,
+                };
+                let _ = reply.send(Checked { matches, rehashed });
             }
         }
     }

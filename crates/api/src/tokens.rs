@@ -62,8 +62,7 @@ pub async fn obtain_pair(
     client: &Client,
 ) -> Result<Pair, ApiError> {
     let user = users::find_by_username(&state.db.read, username).await?;
-    let stored = user.as_ref().map(|user| user.password_hash.clone());
-    let matches = state.passwords.verify(password, stored).await?;
+    let matches = users::check_login_password(state, user.as_ref(), password).await?;
     let user = match user {
         Some(user) if matches && user.is_active => user,
         other => {

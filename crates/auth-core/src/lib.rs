@@ -1,5 +1,5 @@
 //! jwtd's token rules: claims, minting and verification of JWTs, rotation decisions,
-//! settings types and password hashing.
+//! settings types and password hashing (argon2id, and verifying Django's hashes).
 //!
 //! This crate is pure: it does no I/O, reads no clock and draws no randomness. The current
 //! time, fresh identifiers and salts come in as arguments, so every rule is deterministic and
@@ -13,7 +13,10 @@ mod token;
 mod types;
 
 pub use error::{Refusal, Revocation, TokenError};
-pub use password::{Argon2Memory, PasswordError, PasswordHasher};
+pub use password::{
+    Argon2Memory, HashScheme, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS, PasswordError,
+    PasswordHasher, UnusableHash, stored_hash_scheme,
+};
 pub use rotation::{
     BlacklistEntry, Decision, Denial, EventKind, FamilyState, Plan, Presented, RotationRules,
     Stored, SuccessorState, Use, UserState, blacklisted_refusal, decide,

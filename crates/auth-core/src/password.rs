@@ -1,4 +1,5 @@
-//! Password hashing with argon2id, stored as PHC strings.
+//! Password hashing with argon2id, stored as PHC strings; Django's stored hashes verify too
+//! (see [`django`]) and are replaced by argon2id at the next login.
 //!
 //! argon2 needs `m` KiB of scratch memory per hash. A server hashes on a few long-lived
 //! threads, each holding one [`Argon2Memory`] for the configured cost while it has work and
@@ -6,9 +7,13 @@
 //! dropped: a buffer carved from an allocator arena stays resident after it is freed, which is
 //! how RSS once climbed past 600 MiB.
 
+mod django;
+
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq as _;
+
+pub use django::{HashScheme, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS, UnusableHash};
 
 /// Hashing could not be set up or carried out.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +63,8 @@ impl Argon2Memory {
 /// Verifying for a user that does not exist runs a full verification against a dummy hash
 /// with the same parameters, so an unknown username costs the same time as a wrong password.
 /// Stored hashes with other parameters (an older default, argon2i) still verify, in memory of
-/// their own when they need more than the configured cost.
+/// their own when they need more than the configured cost, and so do Django's (PBKDF2,
+/// argon2, bcrypt); [`Self::needs_rehash`] tells which ones to replace after a login.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
@@ -164,11 +170,27 @@ impl PasswordHasher {
             Some(phc) => (phc, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        let matches = PasswordHash::new(phc)
-            .ok()
-            .and_then(|parsed| recompute_matches(password, &parsed, memory))
-            .unwrap_or(false);
+        let matches = match django::parse(phc) {
+            Ok(django::Stored::Argon2 { phc, unversioned }) => {
+                recompute_matches(password, &phc, unversioned, memory).unwrap_or(false)
+            }
+            Ok(other) => other.matches_without_argon2(password).unwrap_or(false),
+            Err(_) => false,
+        };
         matches && real
+    }
+
+    /// Whether a stored hash (that a password just matched) should be replaced by this
+    /// hasher's: anything but an argon2id PHC string with exactly the configured cost and
+    /// output length, such as Django's hashes or those of an earlier argon2 setting.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        let current = Algorithm::try_from(parsed.algorithm) == Ok(Algorithm::Argon2id)
+            && parsed.version == Some(Version::V0x13.into())
+            && Params::try_from(&parsed).is_ok_and(|params| params == self.params);
+        !current
     }
 
     /// [`Self::hash_with`] in memory allocated for this one call; for tools, not servers.
@@ -202,18 +224,29 @@ fn phc_string(params: &Params, salt: &[u8], output: &[u8]) -> Result<String, Pas
     Ok(phc.to_string())
 }
 
-/// Recomputes a parsed PHC hash for `password` with the PHC's own algorithm, version, cost
-/// and salt, as argon2's `PasswordVerifier` does, and compares in constant time. `None` when
-/// the PHC string is not a usable argon2 hash.
+/// The scheme of a stored hash that jwtd can verify, or why it cannot: for checking hashes
+/// brought from elsewhere (Django's `auth_user.password`) before storing them.
+///
+/// # Errors
+/// [`UnusableHash`] for Django's unusable passwords, unsupported or weak schemes, malformed
+/// hashes and costs above [`MAX_PBKDF2_ITERATIONS`] or [`MAX_BCRYPT_COST`].
+pub fn stored_hash_scheme(stored: &str) -> Result<HashScheme, UnusableHash> {
+    django::parse(stored).map(|parsed| parsed.scheme(stored))
+}
+
+/// Recomputes a parsed PHC hash for `password` with the PHC's own algorithm, version (or
+/// `unversioned` when it names none), cost and salt, as argon2's `PasswordVerifier` does,
+/// and compares in constant time. `None` when the PHC string is not a usable argon2 hash.
 fn recompute_matches(
     password: &str,
     parsed: &PasswordHash<'_>,
+    unversioned: Version,
     memory: &mut Argon2Memory,
 ) -> Option<bool> {
     let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
     let version = match parsed.version {
         Some(version) => Version::try_from(version).ok()?,
-        None => Version::default(),
+        None => unversioned,
     };
     let params = Params::try_from(parsed).ok()?;
     let expected = parsed.hash?;

@@ -41,6 +41,9 @@ pub enum Command {
     /// List or revoke a user's sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Show recent security events.
     Events {
         /// Only this user's events.
@@ -90,6 +93,14 @@ pub enum UserCommand {
         /// The username.
         name: String,
     },
+    /// Import users from an export of Django's auth_user: a CSV file with the header
+    /// `username,password,is_active` (other columns are ignored) or a JSON array of objects
+    /// with those keys (`manage.py dumpdata auth.user` works as is). Passwords are Django's
+    /// hashes as stored. Existing users are updated; running it again changes nothing.
+    Import {
+        /// The .csv or .json file (other names: JSON when it starts with `[`).
+        file: PathBuf,
+    },
 }
 
 /// Session administration.
@@ -113,5 +124,28 @@ pub enum SessionsCommand {
         /// Revoke every session of the user.
         #[arg(long)]
         all: bool,
+    },
+}
+
+/// Signing-key administration.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new key pair for an algorithm: the private key as PKCS#8 PEM (mode 600) and
+    /// the public key as SPKI PEM; for HS256/384/512, a random 64-byte secret (hex, mode
+    /// 600). Never overwrites a file.
+    Generate {
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384 or
+        /// HS512.
+        #[arg(long)]
+        alg: String,
+        /// The directory to write to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// The start of the file names; default: jwtd-<alg>-<UTC time>.
+        #[arg(long)]
+        name: Option<String>,
+        /// RSA modulus size in bits (at least 2048).
+        #[arg(long, default_value_t = 3072)]
+        rsa_bits: usize,
     },
 }

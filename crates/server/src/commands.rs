@@ -1,5 +1,8 @@
 //! Each CLI command, carried out.
 
+mod keys_generate;
+mod user_import;
+
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -44,6 +47,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
         Command::FlushExpired { batch_size } => flush_expired(&config, batch_size).await,
         Command::Sessions(command) => sessions(command, &config).await,
         Command::Events { user, limit, json } => show_events(&config, user, limit, json).await,
+        Command::Keys(command) => keys_generate::run(command),
     }
 }
 
@@ -240,10 +244,9 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
     let cache = users::UserCache::default();
     match command {
         UserCommand::Create { name, password } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 150 {
-                bail!("the username must be 1 to 150 characters");
-            }
+            let name = users::normalized_username(&name)
+                .context(user_import::BAD_USERNAME)?
+                .to_owned();
             if users::find_by_username(&db.read, &name).await?.is_some() {
                 bail!("a user named {name:?} already exists");
             }
@@ -284,6 +287,9 @@ async fn user(command: UserCommand, config: &Config) -> anyhow::Result<ExitCode>
             let user = find_user(&db, &name).await?;
             users::set_active(&db.write, &cache, UserId(user.id), true).await?;
             println!("activated {name:?}");
+        }
+        UserCommand::Import { file } => {
+            return user_import::import(config, &db, &file, now).await;
         }
     }
     Ok(ExitCode::SUCCESS)
