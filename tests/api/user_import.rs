@@ -4,6 +4,21 @@
 use crate::cli::{Site, login};
 use crate::django_login::cheap_vectors;
 
+/// The `user_id` claim of the access token a successful login answered with.
+fn user_id_of(reply: &crate::cli::Reply) -> String {
+    use base64::Engine as _;
+    let body: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
+    let access = body["access"].as_str().unwrap();
+    let payload = access.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["user_id"].as_str().unwrap().to_owned()
+}
+
 fn csv_field(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
@@ -73,6 +88,11 @@ async fn a_csv_export_imports_once_refuses_bad_rows_by_line_and_logs_in() {
         let reply = login(&server, user, &vector.password, "import test").await;
         assert_eq!(reply.status, status, "{user}: {}", reply.text);
     }
+    // Django's ids are kept: tokens simplejwt issued name the same users in jwtd.
+    let carol = login(&server, "carol", &argon2.password, "import test").await;
+    assert_eq!(user_id_of(&carol), "3");
+    let alice = login(&server, "alice", &pbkdf2.password, "import test").await;
+    assert_eq!(user_id_of(&alice), "1");
     let unicode = &vectors[3].password;
     assert_ne!(unicode, &pbkdf2.password);
     let wrong = login(&server, "alice", unicode, "import test").await;
@@ -84,10 +104,10 @@ async fn a_dumpdata_json_export_updates_what_changed_and_ends_a_deactivated_user
     let site = Site::new(&[]);
     let vectors = cheap_vectors();
     let (old, new) = (&vectors[0], &vectors[5]);
-    let entry = |username: &str, hash: &str, active: bool| {
+    let entry = |pk: i64, username: &str, hash: &str, active: bool| {
         serde_json::json!({
             "model": "auth.user",
-            "pk": 1,
+            "pk": pk,
             "fields": { "password": hash, "username": username, "is_active": active, "is_staff": false },
         })
     };
@@ -97,8 +117,8 @@ async fn a_dumpdata_json_export_updates_what_changed_and_ends_a_deactivated_user
     };
     let path = file.to_str().unwrap();
     write(vec![
-        entry("alice", &old.encoded, true),
-        entry("bob", &old.encoded, true),
+        entry(1, "alice", &old.encoded, true),
+        entry(2, "bob", &old.encoded, true),
         serde_json::json!({ "username": "carol", "password": old.encoded, "is_active": 1 }),
     ]);
     assert_eq!(
@@ -110,8 +130,8 @@ async fn a_dumpdata_json_export_updates_what_changed_and_ends_a_deactivated_user
     let session = login(&server, "bob", &old.password, "laptop").await;
     assert_eq!(session.status, 200, "{}", session.text);
     write(vec![
-        entry("alice", &new.encoded, true),
-        entry("bob", &old.encoded, false),
+        entry(1, "alice", &new.encoded, true),
+        entry(2, "bob", &old.encoded, false),
         serde_json::json!({ "username": "carol", "password": old.encoded, "is_active": 1 }),
         serde_json::json!({ "username": "dave" }),
     ]);
@@ -135,4 +155,54 @@ async fn a_dumpdata_json_export_updates_what_changed_and_ends_a_deactivated_user
         200
     );
     assert_eq!(login(&server, "bob", &old.password, "t").await.status, 401);
+}
+
+#[tokio::test]
+async fn an_id_that_belongs_to_another_user_is_refused_and_new_users_number_after_the_import() {
+    let site = Site::new(&[]);
+    let vectors = cheap_vectors();
+    let hash = &vectors[0].encoded;
+    let file = site.dir.join("auth_user.csv");
+    std::fs::write(
+        &file,
+        format!("id,username,password,is_active\n40,alice,{hash},1\n41,bob,{hash},1\n"),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    assert_eq!(
+        site.jwtd_ok(&["user", "import", path], ""),
+        format!("{path}: 2 created, 0 updated, 0 unchanged, 0 refused\n")
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "id,username,password,is_active\n40,carol,{hash},1\n7,bob,{hash},1\nx,dave,{hash},1\n"
+        ),
+    )
+    .unwrap();
+    let output = site.jwtd(&["user", "import", path], "");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{path}: 0 created, 0 updated, 0 unchanged, 3 refused\n")
+    );
+    assert_eq!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "line 2: refused: id 40 of \"carol\" already belongs to \"alice\"",
+            "line 3: refused: \"bob\" already has id 41 here, not 7",
+            "line 4: refused: id of \"dave\" is not a positive whole number",
+        ]
+    );
+    // A user created afterwards gets an id past the imported ones.
+    site.jwtd_ok(
+        &["user", "create", "erin", "--password-stdin"],
+        "erin password\n",
+    );
+    let server = site.serve();
+    let erin = login(&server, "erin", "erin password", "t").await;
+    assert_eq!(erin.status, 200, "{}", erin.text);
+    assert!(user_id_of(&erin).parse::<i64>().unwrap() > 41);
 }

@@ -68,7 +68,7 @@ pub async fn create(
     password_hash: &str,
     now: i64,
 ) -> Result<users::Model, DbErr> {
-    create_with(db, username, password_hash, true, now).await
+    create_with(db, None, username, password_hash, true, now).await
 }
 
 /// Creates a user, active or not (as imported); the username must be new.
@@ -77,21 +77,41 @@ pub async fn create(
 /// The database error, including a unique violation for a taken username.
 pub async fn create_with(
     db: &impl ConnectionTrait,
+    id: Option<i64>,
     username: &str,
     password_hash: &str,
     is_active: bool,
     now: i64,
 ) -> Result<users::Model, DbErr> {
-    users::ActiveModel {
+    let mut user = users::ActiveModel {
         username: Set(username.to_owned()),
         password_hash: Set(password_hash.to_owned()),
         is_active: Set(is_active),
         last_login: Set(None),
         created_at: Set(now),
         ..Default::default()
+    };
+    if let Some(id) = id {
+        user.id = Set(id);
     }
-    .insert(db)
-    .await
+    user.insert(db).await
+}
+
+/// After users were inserted with explicit ids: moves PostgreSQL's id sequence past the
+/// largest id, so that the next `jwtd user create` does not collide with an imported id.
+/// SQLite and MySQL follow explicit ids by themselves.
+///
+/// # Errors
+/// The database error.
+pub async fn follow_explicit_ids(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             GREATEST((SELECT MAX(id) FROM users), 1))",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Finds a user by username (exact match).

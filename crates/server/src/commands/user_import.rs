@@ -5,6 +5,11 @@
 //! Idempotent: a user already there is updated when the file says otherwise (hash,
 //! is_active) and left alone when it says the same. Bad rows are refused one by one, with
 //! their place in the file, and never stop the others.
+//!
+//! Django's user ids are kept when the file has them (an `id` column, or dumpdata's `pk`):
+//! tokens name users by id, so a token simplejwt issued for user 7 must name the same person
+//! in jwtd. A row whose id belongs to another user, or whose user already has another id, is
+//! refused rather than renumbered.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +30,8 @@ pub(super) const BAD_USERNAME: &str = "the username must be 1 to 150 characters"
 /// One user as the file gives it; `at` is where ("line 3", "entry 2").
 struct Row {
     at: String,
+    /// Django's primary key, when the export has it.
+    id: Option<String>,
     username: String,
     password: String,
     is_active: String,
@@ -99,9 +106,40 @@ pub(super) async fn import(
             )));
             continue;
         };
-        match users::find_by_username(&db.read, username).await? {
+        let id = match row.id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => match text.parse::<i64>() {
+                Ok(id) if id > 0 => Some(id),
+                _ => {
+                    counts.refused.push(refuse(format!(
+                        "id of {username:?} is not a positive whole number"
+                    )));
+                    continue;
+                }
+            },
+        };
+        let existing = users::find_by_username(&db.read, username).await?;
+        if let (Some(user), Some(id)) = (&existing, id)
+            && user.id != id
+        {
+            counts.refused.push(refuse(format!(
+                "{username:?} already has id {} here, not {id}",
+                user.id
+            )));
+            continue;
+        }
+        match existing {
             None => {
-                users::create_with(&db.write, username, &row.password, is_active, now).await?;
+                if let Some(id) = id
+                    && let Some(other) = users::find_by_id(&db.read, UserId(id)).await?
+                {
+                    counts.refused.push(refuse(format!(
+                        "id {id} of {username:?} already belongs to {:?}",
+                        other.username
+                    )));
+                    continue;
+                }
+                users::create_with(&db.write, id, username, &row.password, is_active, now).await?;
                 counts.created += 1;
             }
             Some(user) if user.password_hash == row.password && user.is_active == is_active => {
@@ -129,6 +167,9 @@ pub(super) async fn import(
                 counts.updated += 1;
             }
         }
+    }
+    if counts.created > 0 {
+        users::follow_explicit_ids(&db.write).await?;
     }
     for refused in &counts.refused {
         eprintln!("{}: refused: {}", refused.at, refused.reason);
@@ -185,6 +226,7 @@ fn csv_rows(bytes: &[u8]) -> anyhow::Result<Rows> {
     else {
         bail!("the CSV header must name the columns username, password and is_active");
     };
+    let id = column("id");
     let mut rows = Vec::new();
     for record in reader.records() {
         let row = match record {
@@ -200,6 +242,7 @@ fn csv_rows(bytes: &[u8]) -> anyhow::Result<Rows> {
                 ) {
                     (Some(name), Some(hash), Some(active)) => Ok(Row {
                         at,
+                        id: id.and_then(|id| record.get(id)).map(str::to_owned),
                         username: name.to_owned(),
                         password: hash.to_owned(),
                         is_active: active.to_owned(),
@@ -234,6 +277,12 @@ fn json_rows(bytes: &[u8]) -> anyhow::Result<Rows> {
             // `manage.py dumpdata auth.user` nests the columns under "fields".
             let object = entry.get("fields").unwrap_or(entry);
             let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+            let id = match entry.get("pk").or_else(|| object.get("id")) {
+                Some(Value::Number(number)) => Some(number.to_string()),
+                Some(Value::String(text)) => Some(text.clone()),
+                Some(other) => Some(other.to_string()),
+                None => None,
+            };
             let is_active = match object.get("is_active") {
                 Some(Value::Bool(active)) => Some(active.to_string()),
                 Some(Value::Number(number)) => Some(number.to_string()),
@@ -243,6 +292,7 @@ fn json_rows(bytes: &[u8]) -> anyhow::Result<Rows> {
             match (text("username"), text("password"), is_active) {
                 (Some(username), Some(password), Some(is_active)) => Ok(Row {
                     at,
+                    id,
                     username,
                     password,
                     is_active,
