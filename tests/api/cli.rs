@@ -16,13 +16,13 @@ const NO_ACCOUNT: &str = r#"{"detail":"No active account found with the given cr
 
 /// A temporary directory with a SQLite database and the settings a server and the admin
 /// commands share; removed when dropped.
-struct Site {
+pub(crate) struct Site {
     dir: PathBuf,
     env: Vec<(&'static str, String)>,
 }
 
 impl Site {
-    fn new(extra: &[(&'static str, &str)]) -> Self {
+    pub(crate) fn new(extra: &[(&'static str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(unique_name("jwtd_cli"));
         std::fs::create_dir_all(&dir).unwrap();
         let mut env = vec![
@@ -49,7 +49,7 @@ impl Site {
         Self { dir, env }
     }
 
-    fn serve(&self) -> Server {
+    pub(crate) fn serve(&self) -> Server {
         let env: Vec<(&str, &str)> = self
             .env
             .iter()
@@ -59,7 +59,7 @@ impl Site {
     }
 
     /// Runs `jwtd ARGS`, feeding `stdin`.
-    fn jwtd(&self, args: &[&str], stdin: &str) -> Output {
+    pub(crate) fn jwtd(&self, args: &[&str], stdin: &str) -> Output {
         let mut command = Command::new(jwtd_binary());
         command
             .args(args)
@@ -81,7 +81,7 @@ impl Site {
     }
 
     /// Runs `jwtd ARGS` and returns its standard output, asserting success.
-    fn jwtd_ok(&self, args: &[&str], stdin: &str) -> String {
+    pub(crate) fn jwtd_ok(&self, args: &[&str], stdin: &str) -> String {
         let output = self.jwtd(args, stdin);
         assert!(
             output.status.success(),
@@ -91,7 +91,7 @@ impl Site {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    fn create_user(&self, name: &str, password: &str) {
+    pub(crate) fn create_user(&self, name: &str, password: &str) {
         let out = self.jwtd_ok(
             &["user", "create", name, "--password-stdin"],
             &format!("{password}\n"),

@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 /// A refresh-token rotation server speaking simplejwt's wire protocol.
 #[derive(Debug, Parser)]
-#[command(name = "jwtd", version, about)]
+#[command(
+    name = "jwtd",
+    version,
+    after_help = "Exit status: 0 on success, 1 on a runtime failure (database, files, a refused \
+                  admin action), 2 on bad configuration or usage."
+)]
 pub struct Cli {
     /// A TOML file of settings (environment variables `JWTD_*` override it).
     #[arg(long, global = true, env = "JWTD_CONFIG")]
@@ -22,8 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve HTTP (applies migrations first unless JWTD_AUTO_MIGRATE=false).
     Serve {
-        /// Listen address, overriding JWTD_BIND.
-        #[arg(long)]
+        /// Listen address (host:port), overriding JWTD_BIND.
+        #[arg(long, value_parser = socket_address)]
         bind: Option<String>,
     },
     /// Apply database migrations.
@@ -34,8 +39,8 @@ pub enum Command {
     /// Delete expired refresh tokens, their blacklist rows, expired sessions and old
     /// security events (simplejwt's flushexpiredtokens).
     FlushExpired {
-        /// Rows deleted per transaction.
-        #[arg(long, default_value_t = 1000)]
+        /// Rows deleted per transaction (at least 1).
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
         batch_size: u64,
     },
     /// List or revoke a user's sessions.
@@ -53,6 +58,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A `host:port` listen address, checked here so that a bad one is a usage error.
+fn socket_address(text: &str) -> Result<String, String> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("{text:?} is not host:port (e.g. 127.0.0.1:8000)"))
+}
+
+/// A count that must be at least 1.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// How a password is given.
