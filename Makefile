@@ -1,8 +1,10 @@
 # jwtd — `make run` starts the server on SQLite; `make test` runs every test.
 CARGO ?= cargo
 JWTD_BIND ?= 127.0.0.1:8000
+DEMO_PAGE_PORT ?= 8080
+DEMO_JWTD_PORT ?= 8000
 
-.PHONY: run build release test check lint fmt deps migrate bench function-order e2e clean
+.PHONY: run build release test check lint fmt deps migrate bench e2e demo e2e-browser clean
 
 run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
 	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
@@ -36,19 +38,27 @@ migrate: ## Apply migrations to JWTD_DATABASE_URL (default sqlite://jwtd.db).
 	$(CARGO) run --release -p jwtd -- migrate
 
 # Two builds: the jwtd measured is the one `make release` and `cargo build --release` give,
-# with the same features, symbol names and function order (crates/server/link). Three runs
-# of the scenario list: the summary gives each ratio's median over them.
+# with the same features. Three runs of the scenario list: the summary gives each ratio's
+# median over them.
 bench: ## Load benchmark of the release binary (not part of `make test`).
 	$(CARGO) build --release -p jwtd
 	$(CARGO) build --release -p jwtd-bench
 	./target/release/jwtd-bench --jwtd ./target/release/jwtd --repeat 3
 
-function-order: ## Regenerate crates/server/link/jwtd.order (needs valgrind; not part of `make test`).
-	bash scripts/function-order.sh
-
 e2e: ## The curl walkthrough of the README against a fresh release binary.
 	$(CARGO) build --release -p jwtd
 	bash scripts/e2e.sh ./target/release/jwtd
+
+demo: ## The SPA example (port DEMO_PAGE_PORT) and jwtd in cookie mode (DEMO_JWTD_PORT); Ctrl-C stops both.
+	$(CARGO) build --release -p jwtd
+	bash scripts/spa-demo.sh ./target/release/jwtd $(DEMO_PAGE_PORT) $(DEMO_JWTD_PORT)
+
+# Debian's Chromium (never a downloaded browser) driven by playwright-core from e2e/node_modules;
+# scripts/e2e-browser-deps.sh installs both. ONLY=text runs the scenarios whose name has it.
+e2e-browser: ## The SPA example and clients/js in headless Chromium, cookie and body mode.
+	$(CARGO) build --release -p jwtd
+	@test -d e2e/node_modules/playwright-core || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	JWTD_BIN=./target/release/jwtd node e2e/run.mjs
 
 clean:
 	$(CARGO) clean

@@ -13,6 +13,15 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpStream;
 
+/// A user the virtual clients log in as.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
 /// A keep-alive connection: requests go one after another, as from one browser tab.
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,

@@ -7,10 +7,14 @@
 //! sends traffic anywhere but the loopback server it started.
 
 mod client;
+mod cpu;
 mod hashing;
 mod report;
+mod runner;
 mod scenario;
 mod server;
+mod tally;
+mod window;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -227,7 +231,7 @@ async fn run_scenarios(
     backend: &str,
     jwtd: &Jwtd,
     server: &Server,
-    users: &[scenario::Credentials],
+    users: &[client::Credentials],
     probe: &HashProbe,
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -297,7 +301,7 @@ async fn measure_instances(
     jwtd: &Jwtd,
     server: &Server,
     instances: usize,
-    users: &[scenario::Credentials],
+    users: &[client::Credentials],
 ) -> anyhow::Result<ScenarioResult> {
     let mut extra = Vec::with_capacity(instances - 1);
     for _ in 1..instances {
@@ -326,7 +330,7 @@ async fn measure_instances(
     );
     let context = || format!("{backend} {} on {instances} instances", scenario.name());
     let outcome = async {
-        let prepared = scenario::prepare_split(scenario, load, users, &addresses)
+        let prepared = runner::prepare_split(scenario, load, users, &addresses)
             .await
             .with_context(context)?;
         let pids: Vec<u32> = servers.iter().map(|server| server.pid()).collect();
@@ -367,7 +371,7 @@ async fn measure(
     scenario: Scenario,
     load: Load,
     server: &Server,
-    users: &[scenario::Credentials],
+    users: &[client::Credentials],
 ) -> anyhow::Result<ScenarioResult> {
     eprint!(
         "{backend}: {} with {} clients for {:?} ... ",
@@ -377,7 +381,7 @@ async fn measure(
     );
     let context = || format!("{backend} {}", scenario.name());
     // Set-up logins are left out of the memory peak: it is the load's own.
-    let prepared = scenario::prepare(scenario, load, users)
+    let prepared = runner::prepare(scenario, load, users)
         .await
         .with_context(context)?;
     let ((tally, cpu), peak_rss_kib) = server

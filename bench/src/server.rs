@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::scenario::Credentials;
+use crate::client::Credentials;
 
 /// The password of every benchmark user.
 const PASSWORD: &str = "jwtd-bench correct horse";
@@ -215,20 +215,6 @@ impl Server {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
-}
-
-/// Seconds of CPU in user space and in the kernel (all threads) that process `pid` has
-/// used, from `/proc/<pid>/stat`; `None` where it cannot be read.
-pub fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: the fields start after the last `)`,
-    // with the state (field 3), so utime and stime (fields 14 and 15) are the 12th and 13th.
-    let fields = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = fields.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    // /proc counts in USER_HZ, which Linux fixes at 100 for user space.
-    Some((user as f64 / 100.0, system as f64 / 100.0))
 }
 
 /// Measures the peak resident memory of each of `servers` while `during` runs, in their

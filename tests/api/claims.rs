@@ -275,6 +275,42 @@ async fn a_configured_hs512_signs_with_hs512_and_refuses_hs256(backend: Backend)
     app.refresh(&refresh).await.assert_ok();
 }
 
+/// Signs `claims` with the test key under HS256 and `header`'s other fields.
+fn sign_with_header(claims: &Value, edit: impl FnOnce(&mut jsonwebtoken::Header)) -> String {
+    let mut header = jsonwebtoken::Header::new(Alg::HS256);
+    edit(&mut header);
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_KEY),
+    )
+    .unwrap()
+}
+
+async fn critical_headers_are_refused_and_key_locations_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (refresh, access) = app.alice().await;
+    let (refresh_claims, access_claims) = (claims(&refresh), claims(&access));
+    // RFC 7515 §4.1.11: jwtd understands no extension a token could mark critical.
+    let critical = |header: &mut jsonwebtoken::Header| header.crit = Some(vec!["exp".to_owned()]);
+    assert_refused_everywhere(
+        &app,
+        &sign_with_header(&access_claims, critical),
+        &sign_with_header(&refresh_claims, critical),
+    )
+    .await;
+    // Where a key could be fetched from is never read: a token signed with jwtd's key is
+    // accepted whatever its header points to.
+    let pointing = sign_with_header(&access_claims, |header| {
+        header.jku = Some("https://keys.example.test/jwks.json".to_owned());
+        header.x5u = Some("https://keys.example.test/cert.pem".to_owned());
+    });
+    app.get_authed("/me", &pointing)
+        .await
+        .assert(StatusCode::OK, ALICE);
+    app.verify(&pointing).await.assert(StatusCode::OK, "{}");
+}
+
 backend_tests!(
     tokens_carry_simplejwts_claims_in_its_order,
     access_minted_on_refresh_copies_the_refresh_claims,
@@ -284,4 +320,5 @@ backend_tests!(
     without_leeway_a_token_issued_in_the_future_is_invalid,
     other_algorithms_and_keys_are_refused,
     a_configured_hs512_signs_with_hs512_and_refuses_hs256,
+    critical_headers_are_refused_and_key_locations_ignored,
 );

@@ -21,15 +21,26 @@ pub struct DbOptions {
     pub schema: Option<String>,
 }
 
+impl Default for DbOptions {
+    /// jwtd's defaults (the `JWTD_DATABASE_*` settings'): the `jwtd.db` SQLite file, ten
+    /// connections, five seconds to get one and five for a statement.
+    fn default() -> Self {
+        Self {
+            url: "sqlite://jwtd.db".to_owned(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            schema: None,
+        }
+    }
+}
+
 impl DbOptions {
     /// Options with jwtd's defaults for `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-            schema: None,
+            ..Self::default()
         }
     }
 }
@@ -55,7 +66,8 @@ impl Database {
     }
 }
 
-/// The file of a `sqlite://path` or `sqlite:path` URL (query string removed).
+/// The file of a `sqlite://path` or `sqlite:path` URL (query string removed); `None` for
+/// an in-memory or another database.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -146,4 +158,25 @@ fn sqlite_options(options: &DbOptions, connections: u32) -> ConnectOptions {
                 .pragma("cache_size", format!("-{POOLED_CACHE_KIB}"))
         });
     connect
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite://jwtd.db"),
+            Some(PathBuf::from("jwtd.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:/tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x"), None);
+    }
 }

@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the token work on jwtd's hot paths, per algorithm: minting
 //! an access token (`/token/refresh`), minting a refresh/access pair as a rotation does,
-//! verifying (`/token/verify`, `/me`, `/token/refresh`) and hashing a token for storage.
+//! checking (`/me`, `/token/verify`), verifying with the claims (`/token/refresh`) and
+//! hashing a token for storage.
 
 #![expect(
     clippy::unwrap_used,
@@ -24,7 +25,7 @@ fn codec(algorithm: Algorithm) -> TokenCodec {
 }
 
 fn tokens(c: &mut Criterion) {
-    // The asymmetric algorithms join here once auth-core has them (issue 4).
+    // The asymmetric algorithms join here once auth-core has them (issue 17).
     algorithm_benches(c, Algorithm::HS256);
 }
 
@@ -71,6 +72,17 @@ fn algorithm_benches(c: &mut Criterion, algorithm: Algorithm) {
             let access = codec.mint_access_for(&spec, &jti, NOW).unwrap();
             (refresh, hash, access)
         });
+    });
+    // What `/me` does with its bearer token, and `/token/verify` with either type.
+    group.bench_function("check_access", |b| {
+        b.iter(|| {
+            codec
+                .check(black_box(&access), Some(TokenKind::Access), NOW)
+                .unwrap()
+        });
+    });
+    group.bench_function("check_any", |b| {
+        b.iter(|| codec.check(black_box(&refresh), None, NOW).unwrap());
     });
     group.bench_function("verify_access", |b| {
         b.iter(|| {

@@ -5,24 +5,22 @@
 //! time, fresh identifiers and salts come in as arguments, so every rule is deterministic and
 //! testable with a fixed clock. The `api` crate carries out what this crate decides.
 
-mod claims;
 mod error;
-mod keys;
-mod mint;
 mod password;
 mod rotation;
 mod settings;
+mod token;
 mod types;
 
-pub use claims::{
-    CheckedToken, RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind, UserClaim, VerifiedToken,
-};
 pub use error::{Refusal, Revocation, TokenError};
-pub use keys::{Algorithm, KeyError, Keys};
 pub use password::{Argon2Memory, PasswordError, PasswordHasher};
 pub use rotation::{
     BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState,
     blacklisted_refusal, decide_refresh,
 };
-pub use settings::TokenSettings;
+pub use settings::{TokenSettings, seconds};
+pub use token::{
+    Algorithm, CheckedToken, KeyError, Keys, RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind,
+    UserClaim, VerifiedToken,
+};
 pub use types::{FamilyId, Jti, TokenHash, UserId};

@@ -1,7 +1,7 @@
 //! What to do with a refresh token presented for rotation, given what is stored about it.
 
 use crate::error::{Refusal, Revocation, TokenError};
-use crate::settings::{TokenSettings, secs};
+use crate::settings::{TokenSettings, seconds};
 use crate::types::Jti;
 
 /// The stored state of the token family a presented refresh token belongs to.
@@ -81,7 +81,7 @@ pub fn decide_refresh(
                 stored.family.revoked,
             )));
         }
-        let in_grace = now < entry.at.saturating_add(secs(settings.rotation_grace));
+        let in_grace = now < entry.at.saturating_add(seconds(settings.rotation_grace));
         let successor_live = stored
             .successor
             .as_ref()
@@ -99,7 +99,7 @@ pub fn decide_refresh(
         return RefreshDecision::Reject(TokenError::Expired);
     }
     let successor_exp = now
-        .saturating_add(secs(settings.refresh_token_lifetime))
+        .saturating_add(seconds(settings.refresh_token_lifetime))
         .min(stored.family.expires_at);
     RefreshDecision::Rotate { successor_exp }
 }

@@ -55,7 +55,8 @@ impl Default for TokenSettings {
     }
 }
 
-/// Whole seconds of a duration as a signed Unix-time offset, saturating.
-pub(crate) fn secs(duration: Duration) -> i64 {
+/// Whole seconds of a duration as a signed Unix-time offset, saturating at `i64::MAX`: how
+/// every lifetime, grace and leeway setting is added to or taken from a Unix time.
+pub fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }

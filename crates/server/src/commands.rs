@@ -30,7 +30,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { bind } => {
             if let Some(bind) = bind {
-                config.bind = bind;
+                config.http.bind = bind;
             }
             serve(config).await
         }
@@ -50,10 +50,13 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let address: SocketAddr = config.bind_address()?;
     let db = state::connect(&config).await?;
-    if config.auto_migrate.0 {
+    if config.database.auto_migrate.0 {
         state::migrate(&config, &db).await?;
     }
-    let redis = match (&config.redis_url, config.revoke_access_on_logout.0) {
+    let redis = match (
+        &config.revocation.redis_url,
+        config.revocation.revoke_access_on_logout.0,
+    ) {
         (Some(url), true) => Some(
             api::revocations::redis_share::client(url.expose_secret()).map_err(|error| {
                 anyhow!("invalid setting JWTD_REDIS_URL ({})", error.category())
@@ -93,7 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             )),
         )
     });
-    let _revocation_sync = config.revoke_access_on_logout.0.then(|| {
+    let _revocation_sync = config.revocation.revoke_access_on_logout.0.then(|| {
         let settings = state.codec.settings();
         let window = settings
             .access_token_lifetime
@@ -104,15 +107,15 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             Arc::clone(&state.revoked),
             Arc::clone(&state.clock),
             i64::try_from(window).unwrap_or(i64::MAX),
-            config.revocation_poll_interval.0,
+            config.revocation.revocation_poll_interval.0,
         ))
     });
-    let _flush = (!config.flush_expired_interval.0.is_zero()).then(|| {
+    let _flush = (!config.database.flush_expired_interval.0.is_zero()).then(|| {
         tokio::spawn(flush_periodically(
             Arc::clone(&state.store),
             Arc::clone(&state.clock),
-            config.flush_expired_interval.0,
-            seconds(config.events_retention.0),
+            config.database.flush_expired_interval.0,
+            seconds(config.database.events_retention.0),
         ))
     });
     let listener = TcpListener::bind(address)
@@ -321,7 +324,7 @@ async fn flush_expired(config: &Config, batch_size: u64) -> anyhow::Result<ExitC
     let db = admin_db(config).await?;
     let state = state::app_state(config, db)?;
     let now = SystemClock.now();
-    let retention = seconds(config.events_retention.0);
+    let retention = seconds(config.database.events_retention.0);
     let flushed = state
         .store
         .flush_expired(now, now.saturating_sub(retention), batch_size)

@@ -1,321 +1,54 @@
 //! `Config`: every setting, loaded once from defaults, an optional TOML file and `JWTD_*`
 //! environment variables (in that order, later winning).
+//!
+//! The settings are one flat set of names (`JWTD_ACCESS_TOKEN_LIFETIME`, or
+//! `access_token_lifetime` in TOML), grouped in the code into sections
+//! ([`config/sections.rs`](sections)); the types their values are read into live in
+//! [`config/values.rs`](values).
+
+mod sections;
+mod values;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+pub use sections::{
+    DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig, TokenConfig,
+};
+pub use values::{LogFormat, axum_header_name};
 
 /// The prefix of every environment variable jwtd reads.
 pub const ENV_PREFIX: &str = "JWTD_";
 
-/// A duration given as whole seconds (`300`) or in words (`"5m"`, `"1day"`, `"90s"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(into = "u64")]
-pub struct Seconds(pub Duration);
-
-impl From<Seconds> for u64 {
-    fn from(value: Seconds) -> Self {
-        value.0.as_secs()
-    }
-}
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Whole(u64),
-            Fraction(f64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Whole(seconds) => Ok(Seconds(Duration::from_secs(seconds))),
-            Raw::Fraction(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-                Ok(Seconds(Duration::from_secs_f64(seconds)))
-            }
-            Raw::Fraction(seconds) => Err(serde::de::Error::custom(format!(
-                "{seconds} is not a duration"
-            ))),
-            Raw::Text(text) => {
-                let text = text.trim();
-                if let Ok(seconds) = text.parse::<u64>() {
-                    return Ok(Seconds(Duration::from_secs(seconds)));
-                }
-                humantime::parse_duration(text)
-                    .map(Seconds)
-                    .map_err(|error| {
-                        serde::de::Error::custom(format!(
-                            "{text:?} is not a duration (use seconds, or e.g. \"5m\", \"1day\"): {error}"
-                        ))
-                    })
-            }
-        }
-    }
-}
-
-/// A boolean given as `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(into = "bool")]
-pub struct Flag(pub bool);
-
-impl From<Flag> for bool {
-    fn from(value: Flag) -> Self {
-        value.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Int(i64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Bool(value) => Ok(Flag(value)),
-            Raw::Int(1) => Ok(Flag(true)),
-            Raw::Int(0) => Ok(Flag(false)),
-            Raw::Int(other) => Err(serde::de::Error::custom(format!(
-                "{other} is not a boolean (use true or false)"
-            ))),
-            Raw::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(Flag(true)),
-                "false" | "0" | "no" | "off" => Ok(Flag(false)),
-                _ => Err(serde::de::Error::custom(format!(
-                    "{text:?} is not a boolean (use true or false)"
-                ))),
-            },
-        }
-    }
-}
-
-/// A list given as a TOML array or a comma-separated string (`"Bearer,JWT"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct List(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for List {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(deserializer)? {
-            Raw::One(text) => text.split(',').map(str::to_owned).collect(),
-            Raw::Many(items) => items,
-        };
-        Ok(List(
-            items
-                .into_iter()
-                .map(|item| item.trim().to_owned())
-                .filter(|item| !item.is_empty())
-                .collect(),
-        ))
-    }
-}
-
-/// Settings arrive from the environment parsed as TOML values, so `JWTD_AUDIENCE=123` is a
-/// number; text settings take any scalar as its text.
-mod lenient {
-    use secrecy::SecretString;
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Int(i64),
-        Float(f64),
-        Bool(bool),
-    }
-
-    impl Scalar {
-        fn into_text(self) -> String {
-            match self {
-                Scalar::Text(text) => text,
-                Scalar::Int(value) => value.to_string(),
-                Scalar::Float(value) => value.to_string(),
-                Scalar::Bool(value) => value.to_string(),
-            }
-        }
-    }
-
-    pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        Scalar::deserialize(deserializer).map(Scalar::into_text)
-    }
-
-    pub fn optional_text<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<String>, D::Error> {
-        Ok(Option::<Scalar>::deserialize(deserializer)?
-            .map(Scalar::into_text)
-            .filter(|text| !text.is_empty()))
-    }
-
-    pub fn secret<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<SecretString>, D::Error> {
-        Ok(optional_text(deserializer)?.map(SecretString::from))
-    }
-}
-
-/// How logs are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Every setting. Names follow simplejwt's (`ACCESS_TOKEN_LIFETIME` is
-/// `JWTD_ACCESS_TOKEN_LIFETIME` or `access_token_lifetime` in TOML).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Every setting, by section. Names follow simplejwt's (`ACCESS_TOKEN_LIFETIME` is
+/// `JWTD_ACCESS_TOKEN_LIFETIME` or `access_token_lifetime` in TOML); a section adds no
+/// prefix of its own.
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Config {
-    /// Lifetime of access tokens.
-    pub access_token_lifetime: Seconds,
-    /// Lifetime of refresh tokens (each rotation starts a new one, capped by the session).
-    pub refresh_token_lifetime: Seconds,
-    /// Return a new refresh token from `/token/refresh`.
-    pub rotate_refresh_tokens: Flag,
-    /// Blacklist the old refresh token on rotation (enables reuse detection).
-    pub blacklist_after_rotation: Flag,
-    /// Record `last_login` on login.
-    pub update_last_login: Flag,
-    /// `HS256`, `HS384` or `HS512`.
-    #[serde(deserialize_with = "lenient::text")]
-    pub algorithm: String,
-    /// The HMAC secret. Unset: generated once and kept in `signing_key_file`.
-    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
-    pub signing_key: Option<SecretString>,
-    /// Where a generated signing key is kept; default beside the SQLite database.
-    pub signing_key_file: Option<PathBuf>,
-    /// `aud` written into and required on every token.
-    #[serde(default, deserialize_with = "lenient::optional_text")]
-    pub audience: Option<String>,
-    /// `iss` written into and required on every token.
-    #[serde(default, deserialize_with = "lenient::optional_text")]
-    pub issuer: Option<String>,
-    /// Tolerated clock skew.
-    pub leeway: Seconds,
-    /// Accepted `Authorization` schemes.
-    pub auth_header_types: List,
-    /// The header carrying access tokens.
-    #[serde(deserialize_with = "lenient::text")]
-    pub auth_header_name: String,
-    /// Claim holding the user id.
-    #[serde(deserialize_with = "lenient::text")]
-    pub user_id_claim: String,
-    /// Claim holding the token type.
-    #[serde(deserialize_with = "lenient::text")]
-    pub token_type_claim: String,
-    /// Claim holding the token id.
-    #[serde(deserialize_with = "lenient::text")]
-    pub jti_claim: String,
-    /// Refuse inactive users on refresh and authentication.
-    pub check_user_is_active: Flag,
-    /// Grace window for replays of a just-rotated token (0 = strict).
-    pub rotation_grace_seconds: Seconds,
-    /// Absolute lifetime of a session.
-    pub session_max_lifetime: Seconds,
-    /// Refuse access tokens of revoked sessions (logout, reuse, ...) until they expire.
-    pub revoke_access_on_logout: Flag,
-    /// How often each instance polls the database for sessions revoked elsewhere.
-    pub revocation_poll_interval: Seconds,
-    /// Database URL: `sqlite://jwtd.db`, `postgres://...`, `mysql://...`.
-    #[serde(deserialize_with = "lenient::text")]
-    pub database_url: String,
-    /// PostgreSQL schema (`search_path`) holding jwtd's tables; unset for the default.
-    #[serde(default, deserialize_with = "lenient::optional_text")]
-    pub database_schema: Option<String>,
-    /// Connection pool size (readers, for SQLite).
-    pub database_max_connections: u32,
-    /// How long a request waits for a database connection before a 503.
-    pub database_acquire_timeout: Seconds,
-    /// Longest a database statement may run (PostgreSQL).
-    pub database_statement_timeout: Seconds,
-    /// Redis (`redis://host:port/db` or `redis+unix:///path`) through which instances share
-    /// revoked sessions at once; unset: each instance polls the database.
-    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
-    pub redis_url: Option<SecretString>,
-    /// Apply migrations when `serve` starts.
-    pub auto_migrate: Flag,
-    /// Listen address.
-    #[serde(deserialize_with = "lenient::text")]
-    pub bind: String,
-    /// argon2id memory cost in KiB.
-    pub argon2_memory_kib: u32,
-    /// argon2id iterations.
-    pub argon2_iterations: u32,
-    /// argon2id lanes.
-    pub argon2_parallelism: u32,
-    /// How long security events are kept.
-    pub events_retention: Seconds,
-    /// How often `serve` deletes expired tokens, sessions and old events (0 = never; then
-    /// run `jwtd flush-expired` from a timer).
-    pub flush_expired_interval: Seconds,
-    /// Take client addresses from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_x_forwarded_for: Flag,
-    /// `tracing` filter, e.g. `info` or `jwtd=debug`.
-    #[serde(deserialize_with = "lenient::text")]
-    pub log: String,
-    /// `text` or `json`.
-    pub log_format: LogFormat,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            access_token_lifetime: Seconds(Duration::from_secs(5 * 60)),
-            refresh_token_lifetime: Seconds(Duration::from_secs(24 * 60 * 60)),
-            rotate_refresh_tokens: Flag(true),
-            blacklist_after_rotation: Flag(true),
-            update_last_login: Flag(false),
-            algorithm: "HS256".to_owned(),
-            signing_key: None,
-            signing_key_file: None,
-            audience: None,
-            issuer: None,
-            leeway: Seconds(Duration::ZERO),
-            auth_header_types: List(vec!["Bearer".to_owned()]),
-            auth_header_name: "Authorization".to_owned(),
-            user_id_claim: "user_id".to_owned(),
-            token_type_claim: "token_type".to_owned(),
-            jti_claim: "jti".to_owned(),
-            check_user_is_active: Flag(true),
-            rotation_grace_seconds: Seconds(Duration::from_secs(10)),
-            session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
-            revoke_access_on_logout: Flag(false),
-            revocation_poll_interval: Seconds(Duration::from_secs(1)),
-            database_url: "sqlite://jwtd.db".to_owned(),
-            database_schema: None,
-            database_max_connections: 10,
-            database_acquire_timeout: Seconds(Duration::from_secs(5)),
-            database_statement_timeout: Seconds(Duration::from_secs(5)),
-            redis_url: None,
-            auto_migrate: Flag(true),
-            bind: "127.0.0.1:8000".to_owned(),
-            argon2_memory_kib: auth_core::PasswordHasher::DEFAULT_MEMORY_KIB,
-            argon2_iterations: auth_core::PasswordHasher::DEFAULT_ITERATIONS,
-            argon2_parallelism: auth_core::PasswordHasher::DEFAULT_PARALLELISM,
-            events_retention: Seconds(Duration::from_secs(90 * 24 * 60 * 60)),
-            flush_expired_interval: Seconds(Duration::from_secs(60 * 60)),
-            trust_x_forwarded_for: Flag(false),
-            log: "info".to_owned(),
-            log_format: LogFormat::Text,
-        }
-    }
+    /// Token lifetimes, rotation, signing and claims.
+    #[serde(flatten)]
+    pub tokens: TokenConfig,
+    /// The listener and request authentication.
+    #[serde(flatten)]
+    pub http: HttpConfig,
+    /// Sharing revoked sessions between instances.
+    #[serde(flatten)]
+    pub revocation: RevocationConfig,
+    /// The database and its upkeep.
+    #[serde(flatten)]
+    pub database: DatabaseConfig,
+    /// The argon2id cost.
+    #[serde(flatten)]
+    pub passwords: PasswordConfig,
+    /// Logging.
+    #[serde(flatten)]
+    pub logging: LogConfig,
 }
 
 /// The setting names, as `JWTD_*` variables, for unknown-variable warnings.
@@ -334,6 +67,45 @@ fn known_keys() -> Vec<String> {
 /// The environment variable for a setting.
 pub fn env_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// A setting that could not be read: its key (empty when the source itself is bad) and the
+/// message naming it.
+struct Refusal {
+    key: String,
+    message: String,
+}
+
+impl Refusal {
+    fn of(error: figment::Error) -> Self {
+        let key = error.path.last().cloned().unwrap_or_default();
+        let source = error
+            .metadata
+            .as_ref()
+            .map(|metadata| metadata.name.to_string())
+            .unwrap_or_default();
+        let message = if key.is_empty() {
+            format!("{} ({source})", error.kind)
+        } else {
+            format!(
+                "invalid setting {} ({source}): {}",
+                env_name(&key),
+                error.kind
+            )
+        };
+        Self { key, message }
+    }
+}
+
+/// Reads one section from the merged settings, or notes why it cannot be read.
+fn section<T: for<'de> Deserialize<'de>>(
+    figment: &Figment,
+    refusals: &mut Vec<Refusal>,
+) -> Option<T> {
+    figment
+        .extract()
+        .map_err(|error| refusals.extend(error.into_iter().map(Refusal::of)))
+        .ok()
 }
 
 impl Config {
@@ -370,44 +142,78 @@ impl Config {
                 .iter()
                 .any(|known| key.as_str().eq_ignore_ascii_case(known))
         }));
-        let config: Config = figment.extract().map_err(|error| {
-            let messages: Vec<String> = error
-                .into_iter()
-                .map(|error| {
-                    let key = error.path.last().cloned().unwrap_or_default();
-                    let source = error
-                        .metadata
-                        .as_ref()
-                        .map(|metadata| metadata.name.to_string())
-                        .unwrap_or_default();
-                    if key.is_empty() {
-                        format!("{} ({source})", error.kind)
-                    } else {
-                        format!(
-                            "invalid setting {} ({source}): {}",
-                            env_name(&key),
-                            error.kind
-                        )
-                    }
-                })
-                .collect();
-            anyhow!(messages.join("; "))
-        })?;
+        let config = Config::extract(&figment, &known)?;
         config.check()?;
         Ok((config, warnings))
     }
 
+    /// Reads every section from the merged settings. As a single flat structure would, it
+    /// refuses a key no section knows, and of several bad settings names the first by key.
+    fn extract(figment: &Figment, known: &[String]) -> anyhow::Result<Self> {
+        let mut refusals = Vec::new();
+        let tokens = section(figment, &mut refusals);
+        let http = section(figment, &mut refusals);
+        let revocation = section(figment, &mut refusals);
+        let database = section(figment, &mut refusals);
+        let passwords = section(figment, &mut refusals);
+        let logging = section(figment, &mut refusals);
+        // Environment variables are filtered to known keys: an unknown one is a file's.
+        if let Ok(keys) =
+            figment.extract::<std::collections::BTreeMap<String, figment::value::Value>>()
+        {
+            let expected = known
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for key in keys.keys().filter(|key| !known.contains(key)) {
+                let source = figment
+                    .find_metadata(key)
+                    .map(|metadata| metadata.name.to_string())
+                    .unwrap_or_default();
+                refusals.push(Refusal {
+                    key: key.clone(),
+                    message: format!(
+                        "invalid setting {} ({source}): unknown field: found `{key}`, expected `one of {expected}`",
+                        env_name(key)
+                    ),
+                });
+            }
+        }
+        if let Some(first) = refusals.into_iter().min_by(|a, b| a.key.cmp(&b.key)) {
+            bail!(first.message);
+        }
+        match (tokens, http, revocation, database, passwords, logging) {
+            (
+                Some(tokens),
+                Some(http),
+                Some(revocation),
+                Some(database),
+                Some(passwords),
+                Some(logging),
+            ) => Ok(Self {
+                tokens,
+                http,
+                revocation,
+                database,
+                passwords,
+                logging,
+            }),
+            _ => bail!("the settings could not be read"),
+        }
+    }
+
     fn check(&self) -> anyhow::Result<()> {
-        if auth_core::Algorithm::parse(&self.algorithm).is_none() {
+        if auth_core::Algorithm::parse(&self.tokens.algorithm).is_none() {
             bail!(
                 "invalid setting JWTD_ALGORITHM: unsupported algorithm {:?} (supported: HS256, HS384, HS512)",
-                self.algorithm
+                self.tokens.algorithm
             );
         }
         for (key, value) in [
-            ("access_token_lifetime", self.access_token_lifetime),
-            ("refresh_token_lifetime", self.refresh_token_lifetime),
-            ("session_max_lifetime", self.session_max_lifetime),
+            ("access_token_lifetime", self.tokens.access_token_lifetime),
+            ("refresh_token_lifetime", self.tokens.refresh_token_lifetime),
+            ("session_max_lifetime", self.tokens.session_max_lifetime),
         ] {
             if value.0.as_secs() == 0 {
                 bail!(
@@ -416,17 +222,17 @@ impl Config {
                 );
             }
         }
-        if self.revocation_poll_interval.0.is_zero() {
+        if self.revocation.revocation_poll_interval.0.is_zero() {
             bail!("invalid setting JWTD_REVOCATION_POLL_INTERVAL: must be more than zero");
         }
-        if self.auth_header_types.0.is_empty() {
+        if self.http.auth_header_types.0.is_empty() {
             bail!("invalid setting JWTD_AUTH_HEADER_TYPES: at least one scheme is required");
         }
-        axum_header_name(&self.auth_header_name)?;
+        axum_header_name(&self.http.auth_header_name)?;
         for (key, value) in [
-            ("user_id_claim", &self.user_id_claim),
-            ("token_type_claim", &self.token_type_claim),
-            ("jti_claim", &self.jti_claim),
+            ("user_id_claim", &self.tokens.user_id_claim),
+            ("token_type_claim", &self.tokens.token_type_claim),
+            ("jti_claim", &self.tokens.jti_claim),
         ] {
             if value.trim().is_empty() {
                 bail!("invalid setting {}: must not be empty", env_name(key));
@@ -435,16 +241,16 @@ impl Config {
         self.bind_address()?;
         if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
             .iter()
-            .any(|scheme| self.database_url.starts_with(scheme))
+            .any(|scheme| self.database.url.starts_with(scheme))
         {
             bail!(
                 "invalid setting JWTD_DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL"
             );
         }
-        if self.database_max_connections == 0 {
+        if self.database.max_connections == 0 {
             bail!("invalid setting JWTD_DATABASE_MAX_CONNECTIONS: must be at least 1");
         }
-        if let Some(url) = &self.redis_url {
+        if let Some(url) = &self.revocation.redis_url {
             // The URL may hold a password: name the key, never the value.
             api::revocations::redis_share::client(url.expose_secret()).map_err(|error| {
                 anyhow!(
@@ -454,13 +260,13 @@ impl Config {
             })?;
         }
         auth_core::PasswordHasher::new(
-            self.argon2_memory_kib,
-            self.argon2_iterations,
-            self.argon2_parallelism,
+            self.passwords.memory_kib,
+            self.passwords.iterations,
+            self.passwords.parallelism,
             [0; 16],
         )
         .map_err(|error| anyhow!("invalid argon2 settings (JWTD_ARGON2_*): {error}"))?;
-        tracing_subscriber::EnvFilter::try_new(&self.log)
+        tracing_subscriber::EnvFilter::try_new(&self.logging.filter)
             .map_err(|error| anyhow!("invalid setting JWTD_LOG: {error}"))?;
         Ok(())
     }
@@ -470,29 +276,29 @@ impl Config {
     /// # Errors
     /// When `bind` is not `host:port`.
     pub fn bind_address(&self) -> anyhow::Result<SocketAddr> {
-        self.bind.parse().with_context(|| {
+        self.http.bind.parse().with_context(|| {
             format!(
                 "invalid setting JWTD_BIND: {:?} is not host:port",
-                self.bind
+                self.http.bind
             )
         })
     }
 
     /// The database URL, with `mariadb://` read as `mysql://`.
     pub fn database_url(&self) -> String {
-        match self.database_url.strip_prefix("mariadb:") {
+        match self.database.url.strip_prefix("mariadb:") {
             Some(rest) => format!("mysql:{rest}"),
-            None => self.database_url.clone(),
+            None => self.database.url.clone(),
         }
     }
 
     /// Where the generated signing key lives: the configured file, or beside the SQLite
     /// database, or `jwtd.key` in the working directory.
     pub fn key_file(&self) -> PathBuf {
-        if let Some(file) = &self.signing_key_file {
+        if let Some(file) = &self.tokens.signing_key_file {
             return file.clone();
         }
-        sqlite_path(&self.database_url)
+        api::db::sqlite_file(&self.database.url)
             .map(|path| {
                 let mut name = path.as_os_str().to_owned();
                 name.push(".key");
@@ -502,67 +308,86 @@ impl Config {
     }
 }
 
-/// The file of a `sqlite://path` or `sqlite:path` URL; `None` for in-memory or other
-/// databases.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(PathBuf::from(path))
-}
-
-/// Parses a header name setting.
-///
-/// # Errors
-/// When it is not a valid HTTP header name.
-pub fn axum_header_name(name: &str) -> anyhow::Result<axum::http::HeaderName> {
-    // simplejwt names it as a Django META key (`HTTP_AUTHORIZATION`); accept that too.
-    let name = name.strip_prefix("HTTP_").unwrap_or(name).replace('_', "-");
-    axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
-        anyhow!("invalid setting JWTD_AUTH_HEADER_NAME: {name:?} is not a header name")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_path("sqlite://jwtd.db"),
-            Some(PathBuf::from("jwtd.db"))
-        );
-        assert_eq!(
-            sqlite_path("sqlite:/tmp/x.db?mode=rwc"),
-            Some(PathBuf::from("/tmp/x.db"))
-        );
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://x"), None);
+    fn every_setting_keeps_its_flat_name_and_default() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let expected = serde_json::json!({
+            "access_token_lifetime": 300,
+            "refresh_token_lifetime": 86_400,
+            "rotate_refresh_tokens": true,
+            "blacklist_after_rotation": true,
+            "algorithm": "HS256",
+            "signing_key_file": null,
+            "audience": null,
+            "issuer": null,
+            "leeway": 0,
+            "user_id_claim": "user_id",
+            "token_type_claim": "token_type",
+            "jti_claim": "jti",
+            "rotation_grace_seconds": 10,
+            "session_max_lifetime": 2_592_000,
+            "bind": "127.0.0.1:8000",
+            "auth_header_types": ["Bearer"],
+            "auth_header_name": "Authorization",
+            "update_last_login": false,
+            "check_user_is_active": true,
+            "trust_x_forwarded_for": false,
+            "revoke_access_on_logout": false,
+            "revocation_poll_interval": 1,
+            "database_url": "sqlite://jwtd.db",
+            "database_schema": null,
+            "database_max_connections": 10,
+            "database_acquire_timeout": 5,
+            "database_statement_timeout": 5,
+            "auto_migrate": true,
+            "events_retention": 7_776_000,
+            "flush_expired_interval": 3600,
+            "argon2_memory_kib": auth_core::PasswordHasher::DEFAULT_MEMORY_KIB,
+            "argon2_iterations": auth_core::PasswordHasher::DEFAULT_ITERATIONS,
+            "argon2_parallelism": auth_core::PasswordHasher::DEFAULT_PARALLELISM,
+            "log": "info",
+            "log_format": "text",
+        });
+        assert_eq!(defaults, expected);
+        assert_eq!(known_keys().len(), 37);
     }
 
     #[test]
-    fn durations_read_seconds_or_words() {
-        let parse = |text: &str| -> Seconds { serde_json::from_str(text).unwrap() };
-        assert_eq!(parse("300").0, Duration::from_secs(300));
-        assert_eq!(parse("\"5m\"").0, Duration::from_secs(300));
-        assert_eq!(parse("\"1day\"").0, Duration::from_secs(86_400));
-        assert_eq!(parse("\"42\"").0, Duration::from_secs(42));
-        assert!(serde_json::from_str::<Seconds>("\"soon\"").is_err());
-    }
-
-    #[test]
-    fn header_names_accept_django_meta_spelling() {
+    fn a_file_is_read_flat_and_a_bad_or_unknown_key_is_named() {
+        let load = |toml: &str| {
+            let figment =
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+            Config::extract(&figment, &known_keys())
+        };
+        let config = load("leeway = \"5s\"\ndatabase_max_connections = 3\nlog = \"warn\"\nauth_header_types = \"JWT, Bearer\"\nsigning_key = 12").unwrap();
+        assert_eq!(config.tokens.leeway.0.as_secs(), 5);
+        assert_eq!(config.database.max_connections, 3);
+        assert_eq!(config.logging.filter, "warn");
+        assert_eq!(config.http.auth_header_types.0, ["JWT", "Bearer"]);
         assert_eq!(
-            axum_header_name("HTTP_X_ACCESS_TOKEN").unwrap().as_str(),
-            "x-access-token"
+            config
+                .tokens
+                .signing_key
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+            Some("12")
         );
+        let refusal = |toml: &str| load(toml).unwrap_err().to_string();
+        assert!(
+            refusal("log_format = \"xml\"\nleeway = \"soon\"").starts_with(
+                "invalid setting JWTD_LEEWAY (TOML source string): \"soon\" is not a duration"
+            ),
+        );
+        assert!(refusal("[tokens]\nleeway = 3").starts_with(
+            "invalid setting JWTD_TOKENS (TOML source string): unknown field: found `tokens`, expected `one of `access_token_lifetime`, "
+        ));
         assert_eq!(
-            axum_header_name("Authorization").unwrap().as_str(),
-            "authorization"
+            refusal("database_max_connections = \"x\""),
+            "invalid setting JWTD_DATABASE_MAX_CONNECTIONS (TOML source string): invalid type: found string \"x\", expected u32"
         );
     }
 }

@@ -46,14 +46,14 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.logging.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal: not in files, pipes or the journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match config.log_format {
+    match config.logging.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }

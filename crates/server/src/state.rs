@@ -22,18 +22,18 @@ use crate::signing_key;
 /// The token settings of a configuration.
 pub fn token_settings(config: &Config) -> TokenSettings {
     TokenSettings {
-        access_token_lifetime: config.access_token_lifetime.0,
-        refresh_token_lifetime: config.refresh_token_lifetime.0,
-        rotate_refresh_tokens: config.rotate_refresh_tokens.0,
-        blacklist_after_rotation: config.blacklist_after_rotation.0,
-        audience: config.audience.clone(),
-        issuer: config.issuer.clone(),
-        leeway: config.leeway.0,
-        user_id_claim: config.user_id_claim.clone(),
-        token_type_claim: config.token_type_claim.clone(),
-        jti_claim: config.jti_claim.clone(),
-        rotation_grace: config.rotation_grace_seconds.0,
-        session_max_lifetime: config.session_max_lifetime.0,
+        access_token_lifetime: config.tokens.access_token_lifetime.0,
+        refresh_token_lifetime: config.tokens.refresh_token_lifetime.0,
+        rotate_refresh_tokens: config.tokens.rotate_refresh_tokens.0,
+        blacklist_after_rotation: config.tokens.blacklist_after_rotation.0,
+        audience: config.tokens.audience.clone(),
+        issuer: config.tokens.issuer.clone(),
+        leeway: config.tokens.leeway.0,
+        user_id_claim: config.tokens.user_id_claim.clone(),
+        token_type_claim: config.tokens.token_type_claim.clone(),
+        jti_claim: config.tokens.jti_claim.clone(),
+        rotation_grace: config.tokens.rotation_grace_seconds.0,
+        session_max_lifetime: config.tokens.session_max_lifetime.0,
     }
 }
 
@@ -54,10 +54,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
 fn db_options(config: &Config) -> DbOptions {
     DbOptions {
         url: config.database_url(),
-        max_connections: config.database_max_connections,
-        acquire_timeout: config.database_acquire_timeout.0,
-        statement_timeout: config.database_statement_timeout.0,
-        schema: config.database_schema.clone(),
+        max_connections: config.database.max_connections,
+        acquire_timeout: config.database.acquire_timeout.0,
+        statement_timeout: config.database.statement_timeout.0,
+        schema: config.database.schema.clone(),
     }
 }
 
@@ -125,9 +125,9 @@ pub async fn migrate(config: &Config, db: &Database) -> anyhow::Result<()> {
 /// # Errors
 /// When the key cannot be loaded or created.
 pub fn codec(config: &Config) -> anyhow::Result<TokenCodec> {
-    let algorithm = Algorithm::parse(&config.algorithm)
-        .ok_or_else(|| anyhow!("unsupported algorithm {:?}", config.algorithm))?;
-    let key = signing_key::load_or_create(config.signing_key.as_ref(), &config.key_file())?;
+    let algorithm = Algorithm::parse(&config.tokens.algorithm)
+        .ok_or_else(|| anyhow!("unsupported algorithm {:?}", config.tokens.algorithm))?;
+    let key = signing_key::load_or_create(config.tokens.signing_key.as_ref(), &config.key_file())?;
     let keys = Keys::hmac(algorithm, key.expose_secret().as_bytes())?;
     Ok(TokenCodec::new(token_settings(config), keys))
 }
@@ -138,9 +138,9 @@ pub fn codec(config: &Config) -> anyhow::Result<TokenCodec> {
 /// When the argon2 parameters are out of range or a thread cannot be started.
 pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
     let hasher = PasswordHasher::new(
-        config.argon2_memory_kib,
-        config.argon2_iterations,
-        config.argon2_parallelism,
+        config.passwords.memory_kib,
+        config.passwords.iterations,
+        config.passwords.parallelism,
         rand::random(),
     )?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -166,17 +166,17 @@ pub fn app_state_with(
 ) -> anyhow::Result<AppState> {
     let codec = Arc::new(codec(config)?);
     let http = HttpSettings {
-        auth_header_types: config.auth_header_types.0.clone(),
-        auth_header_name: axum_header_name(&config.auth_header_name)?,
-        update_last_login: config.update_last_login.0,
-        check_user_is_active: config.check_user_is_active.0,
-        trust_forwarded_for: config.trust_x_forwarded_for.0,
-        revoke_access_on_logout: config.revoke_access_on_logout.0,
+        auth_header_types: config.http.auth_header_types.0.clone(),
+        auth_header_name: axum_header_name(&config.http.auth_header_name)?,
+        update_last_login: config.http.update_last_login.0,
+        check_user_is_active: config.http.check_user_is_active.0,
+        trust_forwarded_for: config.http.trust_x_forwarded_for.0,
+        revoke_access_on_logout: config.revocation.revoke_access_on_logout.0,
     };
     let store = SqlStore::new(
         db.clone(),
         Arc::clone(&codec),
-        config.check_user_is_active.0,
+        config.http.check_user_is_active.0,
         Arc::clone(&revoked),
     );
     Ok(AppState::new(Shared {

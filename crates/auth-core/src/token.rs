@@ -1,0 +1,53 @@
+//! Minting and verifying tokens with simplejwt's claims, on the `jsonwebtoken` crate.
+//!
+//! The library parses and checks the JWS (segments, header, `alg`, signature, `aud`/`iss`);
+//! jwtd's own code adds simplejwt's claim rules on top, in simplejwt's order, against a `now`
+//! given as an argument. Everything the library needs (keys, headers, `Validation`) is
+//! prepared once, in [`TokenCodec::new`].
+
+mod keys;
+mod kinds;
+mod mint;
+mod verify;
+
+pub use keys::{Algorithm, KeyError, Keys};
+pub use kinds::{CheckedToken, RefreshSpec, SESSION_CLAIM, TokenKind, UserClaim, VerifiedToken};
+
+use crate::settings::TokenSettings;
+use verify::Verifier;
+
+/// Mints and verifies tokens under one set of settings and keys.
+#[derive(Clone, Debug)]
+pub struct TokenCodec {
+    settings: TokenSettings,
+    keys: Keys,
+    /// One per verifying key, in the keys' order.
+    verifiers: Vec<Verifier>,
+}
+
+impl TokenCodec {
+    /// Builds a codec; what verification needs (each verifying key with its `Validation`) is
+    /// prepared once here.
+    pub fn new(settings: TokenSettings, keys: Keys) -> Self {
+        let verifiers = keys
+            .verifying()
+            .iter()
+            .map(|key| Verifier::new(key, &settings))
+            .collect();
+        Self {
+            settings,
+            keys,
+            verifiers,
+        }
+    }
+
+    /// The settings this codec was built with.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// The keys this codec was built with.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+}

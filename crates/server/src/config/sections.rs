@@ -1,0 +1,223 @@
+//! The sections of [`Config`](super::Config), each with its defaults. A section is flattened
+//! into the one flat set of settings: its fields keep their `JWTD_*` and TOML names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use api::db::DbOptions;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::values::{Flag, List, LogFormat, Seconds, lenient};
+
+/// Token lifetimes, rotation, signing and the claims tokens carry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenConfig {
+    /// Lifetime of access tokens.
+    pub access_token_lifetime: Seconds,
+    /// Lifetime of refresh tokens (each rotation starts a new one, capped by the session).
+    pub refresh_token_lifetime: Seconds,
+    /// Return a new refresh token from `/token/refresh`.
+    pub rotate_refresh_tokens: Flag,
+    /// Blacklist the old refresh token on rotation (enables reuse detection).
+    pub blacklist_after_rotation: Flag,
+    /// `HS256`, `HS384` or `HS512`.
+    #[serde(deserialize_with = "lenient::text")]
+    pub algorithm: String,
+    /// The HMAC secret. Unset: generated once and kept in `signing_key_file`.
+    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
+    pub signing_key: Option<SecretString>,
+    /// Where a generated signing key is kept; default beside the SQLite database.
+    pub signing_key_file: Option<PathBuf>,
+    /// `aud` written into and required on every token.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub audience: Option<String>,
+    /// `iss` written into and required on every token.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub issuer: Option<String>,
+    /// Tolerated clock skew.
+    pub leeway: Seconds,
+    /// Claim holding the user id.
+    #[serde(deserialize_with = "lenient::text")]
+    pub user_id_claim: String,
+    /// Claim holding the token type.
+    #[serde(deserialize_with = "lenient::text")]
+    pub token_type_claim: String,
+    /// Claim holding the token id.
+    #[serde(deserialize_with = "lenient::text")]
+    pub jti_claim: String,
+    /// Grace window for replays of a just-rotated token (0 = strict).
+    pub rotation_grace_seconds: Seconds,
+    /// Absolute lifetime of a session.
+    pub session_max_lifetime: Seconds,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Seconds(Duration::from_secs(5 * 60)),
+            refresh_token_lifetime: Seconds(Duration::from_secs(24 * 60 * 60)),
+            rotate_refresh_tokens: Flag(true),
+            blacklist_after_rotation: Flag(true),
+            algorithm: "HS256".to_owned(),
+            signing_key: None,
+            signing_key_file: None,
+            audience: None,
+            issuer: None,
+            leeway: Seconds(Duration::ZERO),
+            user_id_claim: "user_id".to_owned(),
+            token_type_claim: "token_type".to_owned(),
+            jti_claim: "jti".to_owned(),
+            rotation_grace_seconds: Seconds(Duration::from_secs(10)),
+            session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
+        }
+    }
+}
+
+/// The listener and how requests are authenticated.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HttpConfig {
+    /// Listen address.
+    #[serde(deserialize_with = "lenient::text")]
+    pub bind: String,
+    /// Accepted `Authorization` schemes.
+    pub auth_header_types: List,
+    /// The header carrying access tokens.
+    #[serde(deserialize_with = "lenient::text")]
+    pub auth_header_name: String,
+    /// Record `last_login` on login.
+    pub update_last_login: Flag,
+    /// Refuse inactive users on refresh and authentication.
+    pub check_user_is_active: Flag,
+    /// Take client addresses from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_x_forwarded_for: Flag,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".to_owned(),
+            auth_header_types: List(vec!["Bearer".to_owned()]),
+            auth_header_name: "Authorization".to_owned(),
+            update_last_login: Flag(false),
+            check_user_is_active: Flag(true),
+            trust_x_forwarded_for: Flag(false),
+        }
+    }
+}
+
+/// How revoked sessions reach every instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RevocationConfig {
+    /// Refuse access tokens of revoked sessions (logout, reuse, ...) until they expire.
+    pub revoke_access_on_logout: Flag,
+    /// How often each instance polls the database for sessions revoked elsewhere.
+    pub revocation_poll_interval: Seconds,
+    /// Redis (`redis://host:port/db` or `redis+unix:///path`) through which instances share
+    /// revoked sessions at once; unset: each instance polls the database.
+    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
+    pub redis_url: Option<SecretString>,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self {
+            revoke_access_on_logout: Flag(false),
+            revocation_poll_interval: Seconds(Duration::from_secs(1)),
+            redis_url: None,
+        }
+    }
+}
+
+/// The database, its migrations and the deletion of expired rows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://jwtd.db`, `postgres://...`, `mysql://...`.
+    #[serde(rename = "database_url", deserialize_with = "lenient::text")]
+    pub url: String,
+    /// PostgreSQL schema (`search_path`) holding jwtd's tables; unset for the default.
+    #[serde(
+        rename = "database_schema",
+        default,
+        deserialize_with = "lenient::optional_text"
+    )]
+    pub schema: Option<String>,
+    /// Connection pool size (readers, for SQLite).
+    #[serde(rename = "database_max_connections")]
+    pub max_connections: u32,
+    /// How long a request waits for a database connection before a 503.
+    #[serde(rename = "database_acquire_timeout")]
+    pub acquire_timeout: Seconds,
+    /// Longest a database statement may run (PostgreSQL).
+    #[serde(rename = "database_statement_timeout")]
+    pub statement_timeout: Seconds,
+    /// Apply migrations when `serve` starts.
+    pub auto_migrate: Flag,
+    /// How long security events are kept.
+    pub events_retention: Seconds,
+    /// How often `serve` deletes expired tokens, sessions and old events (0 = never; then
+    /// run `jwtd flush-expired` from a timer).
+    pub flush_expired_interval: Seconds,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        // The connection defaults are the api crate's, so that a test database and a
+        // configured one start alike.
+        let connection = DbOptions::default();
+        Self {
+            url: connection.url,
+            schema: connection.schema,
+            max_connections: connection.max_connections,
+            acquire_timeout: Seconds(connection.acquire_timeout),
+            statement_timeout: Seconds(connection.statement_timeout),
+            auto_migrate: Flag(true),
+            events_retention: Seconds(Duration::from_secs(90 * 24 * 60 * 60)),
+            flush_expired_interval: Seconds(Duration::from_secs(60 * 60)),
+        }
+    }
+}
+
+/// The argon2id cost of password hashes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordConfig {
+    /// argon2id memory cost in KiB.
+    #[serde(rename = "argon2_memory_kib")]
+    pub memory_kib: u32,
+    /// argon2id iterations.
+    #[serde(rename = "argon2_iterations")]
+    pub iterations: u32,
+    /// argon2id lanes.
+    #[serde(rename = "argon2_parallelism")]
+    pub parallelism: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: auth_core::PasswordHasher::DEFAULT_MEMORY_KIB,
+            iterations: auth_core::PasswordHasher::DEFAULT_ITERATIONS,
+            parallelism: auth_core::PasswordHasher::DEFAULT_PARALLELISM,
+        }
+    }
+}
+
+/// What is logged, and how.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `jwtd=debug`.
+    #[serde(rename = "log", deserialize_with = "lenient::text")]
+    pub filter: String,
+    /// `text` or `json`.
+    #[serde(rename = "log_format")]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
