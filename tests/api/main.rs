@@ -11,6 +11,7 @@ mod access_revocation;
 mod bodies;
 mod claims;
 mod cli;
+mod config_check;
 mod families;
 mod flush;
 mod logout;

@@ -59,6 +59,7 @@ fn every_command_has_help_and_the_binary_a_version() {
         "sessions revoke",
         "flush-expired",
         "events",
+        "config check",
     ] {
         assert!(
             seen.iter().any(|got| got == expected),

@@ -1,5 +1,5 @@
 //! The command line: `jwtd serve`, `jwtd migrate`, `jwtd user ...`, `jwtd flush-expired`,
-//! `jwtd sessions ...`, `jwtd events`.
+//! `jwtd sessions ...`, `jwtd events`, `jwtd config check`.
 
 use std::path::PathBuf;
 
@@ -19,7 +19,26 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Entry,
+}
+
+/// The commands: those that need the configuration loaded, and `config`, which inspects it.
+#[derive(Debug, Subcommand)]
+pub enum Entry {
+    /// The commands run with a loaded configuration.
+    #[command(flatten)]
+    Run(Command),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Configuration commands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting with where it came from (default, file, environment),
+    /// secrets redacted; warn about unknown JWTD_* variables; exit 2 naming an invalid one.
+    Check,
 }
 
 /// What to do.
