@@ -59,7 +59,7 @@ pub enum Command {
     /// security events (simplejwt's flushexpiredtokens).
     FlushExpired {
         /// Rows deleted per transaction (at least 1).
-        #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+        #[arg(long, default_value_t = 1000, value_parser = batch_size)]
         batch_size: u64,
     },
     /// List or revoke a user's sessions.
@@ -86,10 +86,10 @@ fn socket_address(text: &str) -> Result<String, String> {
         .map_err(|_| format!("{text:?} is not host:port (e.g. 127.0.0.1:8000)"))
 }
 
-/// A count that must be at least 1.
-fn at_least_one(text: &str) -> Result<u64, String> {
+/// A `--batch-size`: at least 1.
+fn batch_size(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(0) => Err("--batch-size must be at least 1".to_owned()),
         Ok(count) => Ok(count),
         Err(error) => Err(error.to_string()),
     }
