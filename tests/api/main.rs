@@ -12,6 +12,7 @@ mod bodies;
 mod claims;
 mod cli;
 mod config_check;
+mod engines;
 mod families;
 mod flush;
 mod logout;

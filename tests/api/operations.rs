@@ -188,6 +188,11 @@ async fn metrics_count_requests_by_route_template_tokens_and_pools(backend: Back
         text.contains("# TYPE jwtd_store_batch_size histogram"),
         "{text}"
     );
+    if matches!(backend, Backend::Sqlite) {
+        // The rotation went through the SQLite writer (the histogram is the process's).
+        let batches = sample(text, "jwtd_store_batch_size_count").unwrap();
+        assert!(batches >= 1.0, "{text}");
+    }
     // The pools, as the backend has them: SQLite's writer (one connection) and readers, or
     // the one pool of the others, which opened at least the connection that served us.
     let pools: &[(&str, Option<f64>)] = match backend {

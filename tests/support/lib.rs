@@ -17,8 +17,7 @@ use api::clock::ManualClock;
 use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
-use api::store::SqlStore;
-use api::{AppState, HttpSettings, Shared};
+use api::{AppState, HttpSettings, Parts};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use axum::Router;
 use axum::body::Body;
@@ -406,24 +405,15 @@ impl TestApp {
         let codec = Arc::new(TokenCodec::new(config.tokens.clone(), keys));
         let clock = Arc::new(ManualClock::new(T0));
         let hasher = PasswordHasher::new(256, 1, 1, [9; 16]).expect("hasher");
-        let revoked = Arc::new(RevokedSessions::new());
-        let store = SqlStore::new(
-            db.clone(),
-            Arc::clone(&codec),
-            config.http.check_user_is_active,
-            Arc::clone(&revoked),
-        );
-        let state = AppState::new(Shared {
+        let state = api::assemble(Parts {
             db,
-            store: Arc::new(store),
             codec: Arc::clone(&codec),
             passwords: Passwords::new(hasher, 2).expect("argon2 threads"),
-            http: Arc::new(config.http),
+            http: config.http,
             clock: clock.clone(),
-            revoked,
-            metrics: Arc::default(),
-            users: Arc::default(),
-        });
+            revoked: Arc::new(RevokedSessions::new()),
+        })
+        .expect("open the token store");
         Self {
             router: api::router(state.clone()),
             state,

@@ -82,7 +82,28 @@ pub enum ApiError {
 /// timeout, a dropped connection or a failover answers 503 wherever it happens, never 500.
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        crate::transient::classify(error)
+        crate::store::StoreError::from(error).into()
+    }
+}
+
+/// The one mapping of store failures to HTTP: transient 503, the rest 500.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Unavailable(error) => ApiError::Unavailable(error),
+            StoreError::Database(error) => ApiError::Database(error),
+            StoreError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<auth_core::Denial> for ApiError {
+    fn from(denial: auth_core::Denial) -> Self {
+        match denial {
+            auth_core::Denial::Token(error) => ApiError::Token(error),
+            auth_core::Denial::NoAccount => ApiError::NoAccountForToken,
+        }
     }
 }
 

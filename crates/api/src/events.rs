@@ -1,8 +1,10 @@
-//! Security events: logged as structured `tracing` events and kept in `auth_events`.
+//! Security events: what they say, and how they are logged (`jwtd::security` target).
+//! The store writes their rows, in the transaction of the change they describe;
+//! `crate::security` logs them once that has committed.
 
 use auth_core::{FamilyId, UserId};
-use entity::auth_events;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+
+pub use auth_core::EventKind;
 
 /// Who is asking: what a session and a security event record about the client.
 #[derive(Clone, Debug, Default)]
@@ -11,43 +13,6 @@ pub struct Client {
     pub ip: Option<String>,
     /// The `User-Agent` header, truncated.
     pub user_agent: Option<String>,
-}
-
-/// The kinds of security event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// A login succeeded.
-    LoginSucceeded,
-    /// A login failed (unknown user, wrong password, inactive user).
-    LoginFailed,
-    /// An already-rotated refresh token was presented: its family was revoked.
-    ReuseDetected,
-    /// `POST /logout`.
-    Logout,
-    /// `POST /logout/all`.
-    LogoutAll,
-    /// A session was ended by id.
-    SessionRevoked,
-    /// A password was changed.
-    PasswordChanged,
-    /// A user was deactivated.
-    UserDeactivated,
-}
-
-impl EventKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::LoginSucceeded => "login_succeeded",
-            EventKind::LoginFailed => "login_failed",
-            EventKind::ReuseDetected => "reuse_detected",
-            EventKind::Logout => "logout",
-            EventKind::LogoutAll => "logout_all",
-            EventKind::SessionRevoked => "session_revoked",
-            EventKind::PasswordChanged => "password_changed",
-            EventKind::UserDeactivated => "user_deactivated",
-        }
-    }
 }
 
 /// One security event. Never carries a token or a password.
@@ -65,6 +30,25 @@ pub struct Event<'a> {
     pub client: &'a Client,
     /// When, Unix seconds.
     pub at: i64,
+}
+
+impl<'a> Event<'a> {
+    /// `kind` by `client` about `user` (and `family`) at `at`.
+    pub fn about(
+        (kind, client): (EventKind, &'a Client),
+        user: UserId,
+        family: Option<&'a FamilyId>,
+        at: i64,
+    ) -> Self {
+        Self {
+            kind,
+            user: Some(user),
+            username: None,
+            family,
+            client,
+            at,
+        }
+    }
 }
 
 /// Writes the event to the log (target `jwtd::security`): warnings for reuse and failed
@@ -93,27 +77,4 @@ pub fn log(event: &Event<'_>) {
             "security event"
         );
     }
-}
-
-/// Logs the event and stores it.
-///
-/// # Errors
-/// The database error.
-pub async fn record(db: &impl ConnectionTrait, event: Event<'_>) -> Result<(), DbErr> {
-    log(&event);
-    let user_id = event.user.map(|user| user.0);
-    let family_id = event.family.map(FamilyId::as_str);
-    auth_events::ActiveModel {
-        at: Set(event.at),
-        kind: Set(event.kind.as_str().to_owned()),
-        user_id: Set(user_id),
-        username: Set(event.username.map(|name| name.chars().take(150).collect())),
-        family_id: Set(family_id.map(str::to_owned)),
-        ip: Set(event.client.ip.clone()),
-        user_agent: Set(event.client.user_agent.clone()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }

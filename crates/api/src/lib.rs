@@ -9,6 +9,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod events;
+mod ids;
 mod input;
 pub mod metrics;
 pub mod observe;
@@ -16,9 +17,9 @@ mod openapi;
 pub mod passwords;
 pub mod revocations;
 mod routes;
+pub mod security;
 pub mod store;
 mod tokens;
-mod transient;
 pub mod users;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use auth::AuthenticatedUser;
 pub use axum::http::HeaderName;
 pub use events::Client;
 pub use routes::{RouterOptions, metrics_router, router, router_with};
+pub use tokens::{revoke_all, revoke_session};
 
 use clock::Clock;
 use db::Database;
@@ -106,4 +108,47 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// Users recently read by authentication; see [`users::UserCache`].
     pub users: Arc<users::UserCache>,
+}
+
+/// The pieces [`assemble`] turns into an [`AppState`]: everything but the store, which it
+/// opens for the database.
+pub struct Parts {
+    /// Database connections.
+    pub db: Database,
+    /// Mints and verifies tokens.
+    pub codec: Arc<TokenCodec>,
+    /// Hashes and verifies passwords off the runtime.
+    pub passwords: Passwords,
+    /// HTTP-level settings.
+    pub http: HttpSettings,
+    /// The current time.
+    pub clock: Arc<dyn Clock>,
+    /// The revoked-session set (which may share revocations through Redis).
+    pub revoked: Arc<revocations::RevokedSessions>,
+}
+
+/// The one constructor of an [`AppState`], for the server and the tests alike: opens the
+/// storage engine for the database, starts its workers (on the current tokio runtime), and
+/// puts the pieces together.
+///
+/// # Errors
+/// When the engine cannot open or start; the message names the cause.
+pub fn assemble(parts: Parts) -> Result<AppState, store::StoreError> {
+    let (store, workers) = store::open(
+        parts.db.clone(),
+        Arc::clone(&parts.codec),
+        parts.http.check_user_is_active,
+    )?;
+    workers.spawn()?;
+    Ok(AppState::new(Shared {
+        db: parts.db,
+        store: Arc::new(store),
+        codec: parts.codec,
+        passwords: parts.passwords,
+        http: Arc::new(parts.http),
+        clock: parts.clock,
+        revoked: parts.revoked,
+        metrics: Arc::default(),
+        users: Arc::default(),
+    }))
 }

@@ -2,16 +2,35 @@
 //! Handlers call one function each; this is where the steps are put in simplejwt's order.
 
 use auth_core::{
-    FamilyId, Jti, RefreshSpec, Refusal, TokenError, TokenHash, TokenKind, UserClaim, UserId,
-    VerifiedToken,
+    EventKind, FamilyId, RefreshSpec, Refusal, Revocation, TokenError, TokenHash, TokenKind, Use,
+    UserClaim, UserId, VerifiedToken, seconds,
 };
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::events::{self, Client, Event, EventKind};
+use crate::events::Client;
+use crate::ids::new_jti;
 use crate::metrics::Count;
-use crate::store::{NewSession, Presented, Rotated};
+use crate::security::{self, Actor};
+use crate::store::{Minted, NewSession, Outcome, Presented};
 use crate::users;
+
+/// What a successful refresh hands back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Rotated {
+    /// A new successor was issued.
+    New(String),
+    /// A retry within the grace window: the successor issued the first time.
+    Replayed(String),
+}
+
+impl Rotated {
+    fn into_token(self) -> String {
+        match self {
+            Rotated::New(token) | Rotated::Replayed(token) => token,
+        }
+    }
+}
 
 /// A fresh pair from a login; serialized, `/token`'s body (simplejwt's order).
 #[derive(serde::Serialize)]
@@ -32,25 +51,6 @@ pub struct Refreshed {
     pub refresh: Option<String>,
 }
 
-/// A new token id: a UUIDv7 as 32 lowercase hex characters. Its first 48 bits are the Unix
-/// time in milliseconds and the other 74 are random, so ids are unique like simplejwt's uuid4
-/// hex, and refresh-token ids arrive in order: each rotation appends to the unique `jti`
-/// index instead of dirtying a random page of it.
-pub(crate) fn new_jti() -> Jti {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
-    let random: [u8; 10] = rand::random();
-    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
-    Jti::new(id.simple().to_string())
-}
-
-fn seconds(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
 /// Checks credentials and, if they are good, starts a session.
 ///
 /// # Errors
@@ -67,18 +67,19 @@ pub async fn obtain_pair(
     let user = match user {
         Some(user) if matches && user.is_active => user,
         other => {
-            events::record(
-                &state.db.write,
-                Event {
-                    kind: EventKind::LoginFailed,
-                    user: other.as_ref().map(|user| UserId(user.id)),
-                    username: Some(username),
-                    family: None,
-                    client,
-                    at: state.clock.now(),
-                },
-            )
-            .await?;
+            let now = state.clock.now();
+            let user = other.as_ref().map(|user| UserId(user.id));
+            let report = state
+                .store
+                .record(EventKind::LoginFailed, user, Some(username), client, now)
+                .await?;
+            let actor = Actor {
+                user,
+                username: Some(username),
+                client,
+                now,
+            };
+            security::act(state, report, actor);
             state.metrics.add(Count::LoginFailed);
             return Err(ApiError::BadCredentials);
         }
@@ -100,7 +101,7 @@ pub async fn obtain_pair(
     };
     let refresh = state.codec.mint_refresh(&spec)?;
     let access = state.codec.mint_access_for(&spec, &new_jti(), now)?;
-    state
+    let report = state
         .store
         .start_session(NewSession {
             user: user_id,
@@ -113,6 +114,7 @@ pub async fn obtain_pair(
             client,
         })
         .await?;
+    security::act(state, report, Actor::user(user_id, client, now));
     if state.http.update_last_login {
         users::touch_last_login(&state.db.write, user_id, now).await?;
     }
@@ -159,7 +161,7 @@ pub async fn refresh(
     let (access, rotated) = outcome?;
     Ok(Refreshed {
         access,
-        refresh: rotated.map(|rotated| rotated.token().to_owned()),
+        refresh: rotated.map(Rotated::into_token),
     })
 }
 
@@ -172,13 +174,70 @@ async fn refresh_once(
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
     let rotated = if state.codec.settings().rotate_refresh_tokens {
-        Some(state.store.rotate(presented, client, now).await?)
+        // Minted here, on the request's task, so that the engine's one writer does not.
+        let successor = Minted::ahead(&state.codec, &presented, now)?;
+        let outcome = present(state, Use::Rotate, presented, successor, client, now).await?;
+        Some(match outcome {
+            Outcome::Issued(token) => Rotated::New(token),
+            Outcome::Replay(next, family) => {
+                Rotated::Replayed(remint(state, &verified, next, &family)?)
+            }
+            Outcome::Done | Outcome::Refused(_) => {
+                return Err(ApiError::Internal("a rotation issued nothing".into()));
+            }
+        })
     } else {
-        state.store.check_refresh(presented, now).await?;
+        present(state, Use::Check, presented, None, client, now).await?;
         None
     };
     let access = state.codec.mint_access(&verified.claims, &new_jti(), now)?;
     Ok((access, rotated))
+}
+
+/// Presents a refresh token to the store, acts on its report, and turns a refusal into the
+/// error to answer.
+async fn present(
+    state: &AppState,
+    use_: Use,
+    presented: Presented<'_>,
+    successor: Option<Minted>,
+    client: &Client,
+    now: i64,
+) -> Result<Outcome, ApiError> {
+    let user = presented.user;
+    let (outcome, report) = state
+        .store
+        .present(use_, presented, successor, client, now)
+        .await?;
+    security::act(state, report, Actor::user(user, client, now));
+    match outcome {
+        Outcome::Refused(denial) => Err(denial.into()),
+        outcome => Ok(outcome),
+    }
+}
+
+/// The successor a grace-window replay gets: re-minted from its stored row, and refused if
+/// it is not the very token issued the first time (the signing key changed since).
+fn remint(
+    state: &AppState,
+    verified: &VerifiedToken,
+    next: auth_core::SuccessorState,
+    family: &FamilyId,
+) -> Result<String, ApiError> {
+    let UserClaim::Id(user) = verified.user else {
+        return Err(ApiError::NoAccountForToken);
+    };
+    let token = state.codec.mint_refresh(&RefreshSpec {
+        jti: &next.jti,
+        user,
+        family,
+        iat: next.issued_at,
+        exp: next.expires_at,
+    })?;
+    if next.hash != Some(TokenHash::of(&token)) {
+        return Err(TokenError::Invalid.into());
+    }
+    Ok(token)
 }
 
 /// `/token/verify`: any valid token of either type; a blacklisted refresh token is a 400.
@@ -218,7 +277,7 @@ pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<()
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified).map_err(|_| TokenError::Invalid)?;
-    state.store.logout(presented, client, now).await?;
+    present(state, Use::Logout, presented, None, client, now).await?;
     state.metrics.add(Count::Logout);
     Ok(())
 }
@@ -228,67 +287,79 @@ pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<()
 ///
 /// # Errors
 /// As `refresh`.
-pub async fn refresh_token_owner(state: &AppState, token: &str) -> Result<UserId, ApiError> {
+pub async fn refresh_token_owner(
+    state: &AppState,
+    token: &str,
+    client: &Client,
+) -> Result<UserId, ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
     let user = presented.user;
-    state.store.check_refresh(presented, now).await?;
+    present(state, Use::Check, presented, None, client, now).await?;
     Ok(user)
 }
 
-/// Revokes every session of a user and records why.
+/// Revokes every session of a user and records why (`logout_all`, or an operator's
+/// `kind` and `reason`).
+///
+/// # Errors
+/// A database error.
+pub async fn revoke_all(
+    state: &crate::Shared,
+    user: UserId,
+    reason: Revocation,
+    kind: EventKind,
+    client: &Client,
+    now: i64,
+) -> Result<u64, ApiError> {
+    let (count, report) = state
+        .store
+        .revoke_user_families(user, reason, (kind, client), now)
+        .await?;
+    security::act(state, report, Actor::user(user, client, now));
+    Ok(count)
+}
+
+/// Ends one session of a user and records why; `false` if it is not the user's live session.
+///
+/// # Errors
+/// A database error.
+pub async fn revoke_session(
+    state: &crate::Shared,
+    user: UserId,
+    family: &FamilyId,
+    reason: Revocation,
+    client: &Client,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let (found, report) = state
+        .store
+        .revoke_session(
+            user,
+            family,
+            reason,
+            (EventKind::SessionRevoked, client),
+            now,
+        )
+        .await?;
+    security::act(state, report, Actor::user(user, client, now));
+    Ok(found)
+}
+
+/// `/logout/all`: revokes every session of a user.
 ///
 /// # Errors
 /// A database error.
 pub async fn logout_all(state: &AppState, user: UserId, client: &Client) -> Result<u64, ApiError> {
     let now = state.clock.now();
-    let revoked = state
-        .store
-        .revoke_user_families(user, auth_core::Revocation::LogoutAll, now)
-        .await?;
-    events::record(
-        &state.db.write,
-        Event {
-            kind: EventKind::LogoutAll,
-            user: Some(user),
-            username: None,
-            family: None,
-            client,
-            at: now,
-        },
+    revoke_all(
+        state,
+        user,
+        Revocation::LogoutAll,
+        EventKind::LogoutAll,
+        client,
+        now,
     )
-    .await?;
-    Ok(revoked)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::new_jti;
-
-    #[test]
-    fn a_new_jti_is_a_uuid_v7_in_lowercase_hex() {
-        let jti = new_jti();
-        let text = jti.as_str();
-        assert_eq!(text.len(), 32, "{text}");
-        assert!(
-            text.chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
-            "{text}"
-        );
-        let id = uuid::Uuid::parse_str(text).expect("a UUID");
-        assert_eq!(id.get_version_num(), 7, "{text}");
-        assert_ne!(new_jti(), jti);
-    }
-
-    #[test]
-    fn jtis_minted_a_millisecond_apart_sort_in_minting_order() {
-        let mut previous = new_jti();
-        for _ in 0..5 {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            let next = new_jti();
-            assert!(next.as_str() > previous.as_str(), "{previous} then {next}");
-            previous = next;
-        }
-    }
+    .await
 }

@@ -15,8 +15,8 @@ mod types;
 pub use error::{Refusal, Revocation, TokenError};
 pub use password::{Argon2Memory, PasswordError, PasswordHasher};
 pub use rotation::{
-    BlacklistEntry, FamilyState, RefreshDecision, StoredRefresh, SuccessorState,
-    blacklisted_refusal, decide_refresh,
+    BlacklistEntry, Decision, Denial, EventKind, FamilyState, Plan, Presented, RotationRules,
+    Stored, SuccessorState, Use, UserState, blacklisted_refusal, decide,
 };
 pub use settings::{TokenSettings, seconds};
 pub use token::{

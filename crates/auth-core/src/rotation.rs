@@ -1,8 +1,41 @@
-//! What to do with a refresh token presented for rotation, given what is stored about it.
+//! The rotation rules: what a presented refresh token may do, given what is stored about it.
+//!
+//! One pure decision, [`decide`], covers every use of a stored refresh token (a refresh with
+//! rotation, the check when rotation is off, a logout), the token-hash match and the
+//! user-is-active check included. A storage engine loads a [`Stored`], asks [`decide`], and
+//! writes the [`Plan`] of the decision; it never re-derives a refusal.
+
+mod plan;
+
+pub use plan::{EventKind, Plan};
 
 use crate::error::{Refusal, Revocation, TokenError};
 use crate::settings::{TokenSettings, seconds};
-use crate::types::Jti;
+use crate::types::{FamilyId, Jti, TokenHash, UserId};
+
+/// What a request wants from the refresh token it presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// `/token/refresh` with rotation on: issue a successor.
+    Rotate,
+    /// `/token/refresh` with rotation off, and `/logout/all`'s owner check: only check it.
+    Check,
+    /// `/logout`: end the session.
+    Logout,
+}
+
+/// A refresh token presented by a client, after its signature and claims were verified.
+#[derive(Clone, Copy, Debug)]
+pub struct Presented<'a> {
+    /// Its id.
+    pub jti: &'a Jti,
+    /// SHA-256 of the token as presented; compared in constant time with the stored one.
+    pub hash: TokenHash,
+    /// The user id claim.
+    pub user: UserId,
+    /// The family (`sid`) claim, which every token jwtd mints carries.
+    pub family: Option<&'a FamilyId>,
+}
 
 /// The stored state of the token family a presented refresh token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,75 +66,226 @@ pub struct SuccessorState {
     pub expires_at: i64,
     /// Whether it has itself been blacklisted (rotated onward, logged out, revoked).
     pub blacklisted: bool,
+    /// Its stored digest, which a replay's re-minted token must equal; `None` if unreadable.
+    pub hash: Option<TokenHash>,
 }
 
-/// Everything stored about a presented refresh token that the rotation rules look at.
+/// The user a presented token names, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserState {
+    /// No such user.
+    Missing,
+    /// An active user.
+    Active,
+    /// A deactivated user.
+    Inactive,
+}
+
+impl UserState {
+    /// From the stored `is_active` column of the user, `None` when there is no such user.
+    pub fn from_active(active: Option<bool>) -> Self {
+        match active {
+            None => UserState::Missing,
+            Some(true) => UserState::Active,
+            Some(false) => UserState::Inactive,
+        }
+    }
+}
+
+/// Everything stored about a presented refresh token, as one engine read finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredRefresh {
-    /// Its family.
+pub struct Stored {
+    /// The stored digest of the token; `None` if unreadable (then it matches nothing).
+    pub hash: Option<TokenHash>,
+    /// The family the token belongs to.
+    pub family_id: FamilyId,
+    /// That family's state.
     pub family: FamilyState,
-    /// Its blacklist row, if any.
+    /// The token's blacklist row, if any.
     pub blacklisted: Option<BlacklistEntry>,
-    /// The token it was rotated into, if any.
+    /// The token it was rotated into: loaded when it is blacklisted as `rotated`.
     pub successor: Option<SuccessorState>,
+    /// The user the presented token names.
+    pub user: UserState,
 }
 
-/// The outcome of `decide_refresh`, carried out by the store in one transaction.
+impl Stored {
+    /// Whether [`decide`] needs the successor of this token to settle a rotation or logout:
+    /// an engine that reads it lazily reads it only then.
+    pub fn needs_successor(&self) -> bool {
+        self.blacklisted
+            .is_some_and(|entry| entry.reason == Revocation::Rotated)
+    }
+}
+
+/// The settings the rules read, in whole seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationRules {
+    /// How long after a rotation the rotated token may be replayed.
+    pub rotation_grace: i64,
+    /// A successor's lifetime (capped by the session's end).
+    pub refresh_lifetime: i64,
+    /// Whether a rotated token is blacklisted.
+    pub blacklist_after_rotation: bool,
+    /// simplejwt's `CHECK_USER_IS_ACTIVE`: refuse inactive users (a missing user is always
+    /// refused).
+    pub check_user_is_active: bool,
+}
+
+impl RotationRules {
+    /// The rules of `settings`, with simplejwt's `CHECK_USER_IS_ACTIVE`.
+    pub fn new(settings: &TokenSettings, check_user_is_active: bool) -> Self {
+        Self {
+            rotation_grace: seconds(settings.rotation_grace),
+            refresh_lifetime: seconds(settings.refresh_token_lifetime),
+            blacklist_after_rotation: settings.blacklist_after_rotation,
+            check_user_is_active,
+        }
+    }
+
+    fn user_may_refresh(&self, user: UserState) -> bool {
+        match user {
+            UserState::Active => true,
+            UserState::Inactive => !self.check_user_is_active,
+            UserState::Missing => false,
+        }
+    }
+}
+
+/// Why a presented refresh token is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// The token itself: 401 `token_not_valid` with simplejwt's message.
+    Token(TokenError),
+    /// Its user is missing or inactive: simplejwt's "No active account found for the given
+    /// token."
+    NoAccount,
+}
+
+/// What [`decide`] settles.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RefreshDecision {
-    /// Blacklist the token (reason `rotated`) and issue its successor, expiring at
-    /// `successor_exp`.
+pub enum Decision {
+    /// Blacklist the token (if blacklisting after rotation) and issue its successor.
     Rotate {
         /// The successor's `exp`: the refresh lifetime from now, capped by the family's end.
         successor_exp: i64,
     },
-    /// A retry within the grace window: answer with the successor already issued.
-    ReplaySuccessor,
-    /// Reuse of a rotated token: revoke the whole family and refuse.
+    /// A retry within the grace window: nothing is written; the successor already issued is
+    /// the answer (re-minted by the service, which checks it against the stored digest).
+    Replay(SuccessorState),
+    /// The check passed (rotation off, or `/logout/all`'s owner check): nothing is written.
+    Allow,
+    /// Logout: blacklist the token (if not yet), revoke its family, record the logout.
+    EndSession,
+    /// Reuse of a rotated token: revoke the family, record it, refuse `reuse_detected`.
     RevokeFamily,
-    /// Refuse without changing anything.
-    Reject(TokenError),
+    /// Refuse, writing nothing.
+    Refuse(Denial),
 }
 
-/// Decides what a refresh of a token in state `stored` at time `now` does.
+/// Decides what `use_` of the token `presented` does at `now`, given what is `stored` about
+/// it (`None`: no such token, or no such family).
 ///
-/// A rotated token presented again is a replay. It is forgiven only while the grace window
-/// is open (strictly less than `rotation_grace` seconds after the rotation) and only for the
-/// immediate parent of the family's newest token; anything else is reuse, and the family is
-/// revoked.
-pub fn decide_refresh(
-    stored: &StoredRefresh,
+/// An unknown token, a digest mismatch and a `sid` claim naming another family are
+/// `Token is invalid`. A rotated token presented again is a replay: forgiven only while the
+/// grace window is open (strictly less than `rotation_grace` seconds after the rotation) and
+/// only for the immediate parent of the family's newest token; anything else is reuse, and
+/// the family is revoked. Refresh and replay refuse a missing or inactive user; logout does
+/// not look at the user.
+pub fn decide(
+    use_: Use,
+    presented: &Presented<'_>,
+    stored: Option<&Stored>,
     now: i64,
-    settings: &TokenSettings,
-) -> RefreshDecision {
+    rules: &RotationRules,
+) -> Decision {
+    let Some(stored) = stored else {
+        return Decision::Refuse(Denial::Token(TokenError::Invalid));
+    };
+    let same_family = presented
+        .family
+        .is_none_or(|family| *family == stored.family_id);
+    if stored.hash != Some(presented.hash) || !same_family {
+        return Decision::Refuse(Denial::Token(TokenError::Invalid));
+    }
+    match use_ {
+        Use::Check => check(stored, now, rules),
+        Use::Rotate => match refresh(stored, now, rules) {
+            Decision::Rotate { .. } | Decision::Replay(_)
+                if !rules.user_may_refresh(stored.user) =>
+            {
+                Decision::Refuse(Denial::NoAccount)
+            }
+            decision => decision,
+        },
+        Use::Logout => match refresh(stored, now, rules) {
+            // An old token still inside the grace window: its tab simply had not seen the
+            // rotation yet. Logging out with it ends the session.
+            Decision::Rotate { .. } | Decision::Replay(_) => Decision::EndSession,
+            decision => decision,
+        },
+    }
+}
+
+/// Rotation off: the token must be unused, of a live family, and its user may refresh.
+fn check(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
+    let refused = |error| Decision::Refuse(Denial::Token(error));
+    if let Some(entry) = stored.blacklisted {
+        return refused(TokenError::Blacklisted(blacklisted_refusal(
+            entry,
+            stored.family.revoked,
+        )));
+    }
+    if stored.family.revoked {
+        return refused(TokenError::Blacklisted(Refusal::FamilyRevoked));
+    }
+    if now >= stored.family.expires_at {
+        return refused(TokenError::Expired);
+    }
+    if !rules.user_may_refresh(stored.user) {
+        return Decision::Refuse(Denial::NoAccount);
+    }
+    Decision::Allow
+}
+
+/// The token rules of a refresh, before the user is looked at.
+fn refresh(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
+    let refused = |error| Decision::Refuse(Denial::Token(error));
     if let Some(entry) = stored.blacklisted {
         if stored.family.revoked || entry.reason != Revocation::Rotated {
-            return RefreshDecision::Reject(TokenError::Blacklisted(blacklisted_refusal(
+            return refused(TokenError::Blacklisted(blacklisted_refusal(
                 entry,
                 stored.family.revoked,
             )));
         }
-        let in_grace = now < entry.at.saturating_add(seconds(settings.rotation_grace));
-        let successor_live = stored
-            .successor
-            .as_ref()
-            .is_some_and(|next| !next.blacklisted && next.expires_at > now);
-        return if in_grace && successor_live {
-            RefreshDecision::ReplaySuccessor
-        } else {
-            RefreshDecision::RevokeFamily
+        return match replayable(entry, stored.successor.as_ref(), now, rules) {
+            Some(successor) => Decision::Replay(successor.clone()),
+            None => Decision::RevokeFamily,
         };
     }
     if stored.family.revoked {
-        return RefreshDecision::Reject(TokenError::Blacklisted(Refusal::FamilyRevoked));
+        return refused(TokenError::Blacklisted(Refusal::FamilyRevoked));
     }
     if now >= stored.family.expires_at {
-        return RefreshDecision::Reject(TokenError::Expired);
+        return refused(TokenError::Expired);
     }
     let successor_exp = now
-        .saturating_add(seconds(settings.refresh_token_lifetime))
+        .saturating_add(rules.refresh_lifetime)
         .min(stored.family.expires_at);
-    RefreshDecision::Rotate { successor_exp }
+    Decision::Rotate { successor_exp }
+}
+
+/// The successor a replay of a token rotated as `entry` gets back, if it may: inside the
+/// grace window, and only while that successor is the family's live newest token. (Issue 15's
+/// client binding is one more condition here.)
+fn replayable<'a>(
+    entry: BlacklistEntry,
+    successor: Option<&'a SuccessorState>,
+    now: i64,
+    rules: &RotationRules,
+) -> Option<&'a SuccessorState> {
+    let in_grace = now < entry.at.saturating_add(rules.rotation_grace);
+    successor.filter(|next| in_grace && !next.blacklisted && next.expires_at > now)
 }
 
 /// Why a blacklisted token is refused, for machines.
@@ -118,159 +302,4 @@ pub fn blacklisted_refusal(entry: BlacklistEntry, family_revoked: bool) -> Refus
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    const NOW: i64 = 1_800_000_000;
-
-    fn settings(grace: u64) -> TokenSettings {
-        TokenSettings {
-            rotation_grace: Duration::from_secs(grace),
-            ..TokenSettings::default()
-        }
-    }
-
-    fn live() -> StoredRefresh {
-        StoredRefresh {
-            family: FamilyState {
-                revoked: false,
-                expires_at: NOW + 30 * 86_400,
-            },
-            blacklisted: None,
-            successor: None,
-        }
-    }
-
-    fn rotated_at(at: i64) -> StoredRefresh {
-        StoredRefresh {
-            blacklisted: Some(BlacklistEntry {
-                reason: Revocation::Rotated,
-                at,
-            }),
-            successor: Some(SuccessorState {
-                jti: Jti::new("next"),
-                issued_at: at,
-                expires_at: at + 86_400,
-                blacklisted: false,
-            }),
-            ..live()
-        }
-    }
-
-    #[test]
-    fn a_live_token_rotates_for_the_refresh_lifetime() {
-        assert_eq!(
-            decide_refresh(&live(), NOW, &settings(10)),
-            RefreshDecision::Rotate {
-                successor_exp: NOW + 86_400
-            }
-        );
-    }
-
-    #[test]
-    fn rotation_never_extends_past_the_session_lifetime() {
-        let mut stored = live();
-        stored.family.expires_at = NOW + 60;
-        assert_eq!(
-            decide_refresh(&stored, NOW, &settings(10)),
-            RefreshDecision::Rotate {
-                successor_exp: NOW + 60
-            }
-        );
-    }
-
-    #[test]
-    fn a_session_past_its_absolute_lifetime_is_expired() {
-        let mut stored = live();
-        stored.family.expires_at = NOW;
-        assert_eq!(
-            decide_refresh(&stored, NOW, &settings(10)),
-            RefreshDecision::Reject(TokenError::Expired)
-        );
-    }
-
-    #[test]
-    fn replay_inside_the_grace_window_gets_the_same_successor() {
-        let cases = [(NOW, NOW), (NOW - 9, NOW)];
-        for (rotated, now) in cases {
-            assert_eq!(
-                decide_refresh(&rotated_at(rotated), now, &settings(10)),
-                RefreshDecision::ReplaySuccessor,
-                "rotated at {rotated}, replayed at {now}"
-            );
-        }
-    }
-
-    #[test]
-    fn replay_at_or_after_the_grace_window_edge_revokes_the_family() {
-        for now in [NOW + 10, NOW + 11, NOW + 3600] {
-            assert_eq!(
-                decide_refresh(&rotated_at(NOW), now, &settings(10)),
-                RefreshDecision::RevokeFamily,
-                "replayed at +{}",
-                now - NOW
-            );
-        }
-    }
-
-    #[test]
-    fn zero_grace_makes_every_replay_reuse() {
-        assert_eq!(
-            decide_refresh(&rotated_at(NOW), NOW, &settings(0)),
-            RefreshDecision::RevokeFamily
-        );
-    }
-
-    #[test]
-    fn replay_of_an_older_ancestor_revokes_the_family_even_inside_grace() {
-        let mut stored = rotated_at(NOW);
-        if let Some(next) = stored.successor.as_mut() {
-            next.blacklisted = true;
-        }
-        assert_eq!(
-            decide_refresh(&stored, NOW + 1, &settings(10)),
-            RefreshDecision::RevokeFamily
-        );
-    }
-
-    #[test]
-    fn a_token_of_a_revoked_family_is_refused_without_further_revocation() {
-        let mut stored = rotated_at(NOW);
-        stored.family.revoked = true;
-        assert_eq!(
-            decide_refresh(&stored, NOW + 1, &settings(10)),
-            RefreshDecision::Reject(TokenError::Blacklisted(Refusal::FamilyRevoked))
-        );
-    }
-
-    #[test]
-    fn the_newest_token_of_a_family_revoked_for_reuse_says_family_revoked() {
-        let mut stored = live();
-        stored.family.revoked = true;
-        stored.blacklisted = Some(BlacklistEntry {
-            reason: Revocation::ReuseDetected,
-            at: NOW,
-        });
-        assert_eq!(
-            decide_refresh(&stored, NOW + 1, &settings(10)),
-            RefreshDecision::Reject(TokenError::Blacklisted(Refusal::FamilyRevoked))
-        );
-    }
-
-    #[test]
-    fn a_logged_out_token_is_refused_with_its_own_reason() {
-        let mut stored = live();
-        stored.blacklisted = Some(BlacklistEntry {
-            reason: Revocation::Logout,
-            at: NOW,
-        });
-        assert_eq!(
-            decide_refresh(&stored, NOW + 1, &settings(10)),
-            RefreshDecision::Reject(TokenError::Blacklisted(Refusal::Revoked(
-                Revocation::Logout
-            )))
-        );
-    }
-}
+mod tests;

@@ -5,39 +5,57 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A token id (`jti`): 32 lowercase hex characters, as simplejwt writes `uuid4().hex`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Jti(String);
+/// A text identifier: wraps any string (it is only ever compared, never interpreted), builds
+/// one from 16 random bytes as 32 lowercase hex digits, and shows as `Name(text)`.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-impl Jti {
-    /// Wraps a `jti` read from a token or the database. Accepts any string: the claim is
-    /// only ever compared, never interpreted.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
+        impl $name {
+            #[doc = concat!("Wraps ", $what, " read from a token or the database.")]
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
 
-    /// Builds a `jti` from 16 random bytes supplied by the caller.
-    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        Self(hex::encode(bytes))
-    }
+            #[doc = concat!("Builds ", $what, " from 16 random bytes supplied by the caller.")]
+            pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+                Self(hex::encode(bytes))
+            }
 
-    /// The claim's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl fmt::Debug for Jti {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Jti({})", self.0)
-    }
-}
+text_id!(
+    /// A token id (`jti`): 32 lowercase hex characters, as simplejwt writes `uuid4().hex`.
+    Jti,
+    "a `jti`"
+);
 
-impl fmt::Display for Jti {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// The id of a token family: one login and every refresh token rotated from it.
+    /// Tokens carry it in the `sid` claim; it is also the session id users see.
+    FamilyId,
+    "a family id"
+);
 
 /// A user's primary key. Tokens carry it as a string (simplejwt 5.5.1); older tokens carry an
 /// integer, and both are accepted.
@@ -47,40 +65,6 @@ pub struct UserId(pub i64);
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
-    }
-}
-
-/// The id of a token family: one login and every refresh token rotated from it.
-/// Tokens carry it in the `sid` claim; it is also the session id users see.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FamilyId(String);
-
-impl FamilyId {
-    /// Wraps a family id read from a token or the database.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// Builds a family id from 16 random bytes supplied by the caller.
-    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        Self(hex::encode(bytes))
-    }
-
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for FamilyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FamilyId({})", self.0)
-    }
-}
-
-impl fmt::Display for FamilyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

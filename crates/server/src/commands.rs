@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use api::clock::{Clock, SystemClock, rfc3339};
 use api::db::Database;
-use api::events::{self, Client, Event, EventKind};
+use api::events::{Client, EventKind};
 use api::revocations::RevokedSessions;
 use api::users;
-use auth_core::{FamilyId, Revocation, UserId};
+use auth_core::{FamilyId, Revocation, UserId, seconds};
 use entity::auth_events;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use secrecy::ExposeSecret;
@@ -98,15 +98,16 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     });
     let _revocation_sync = config.revocation.revoke_access_on_logout.0.then(|| {
         let settings = state.codec.settings();
-        let window = settings
-            .access_token_lifetime
-            .saturating_add(settings.leeway)
-            .as_secs();
+        let window = seconds(
+            settings
+                .access_token_lifetime
+                .saturating_add(settings.leeway),
+        );
         tokio::spawn(api::revocations::sync_from_store(
             Arc::clone(&state.store),
             Arc::clone(&state.revoked),
             Arc::clone(&state.clock),
-            i64::try_from(window).unwrap_or(i64::MAX),
+            window,
             config.revocation.revocation_poll_interval.0,
         ))
     });
@@ -133,10 +134,6 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .context("server error")?;
     tracing::info!("jwtd stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-fn seconds(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Rows deleted per transaction by the background flush: small, so that it never holds the
@@ -302,20 +299,7 @@ async fn revoke_all(
 ) -> anyhow::Result<u64> {
     let state = state::app_state(config, db.clone())?;
     let now = SystemClock.now();
-    let ended = state.store.revoke_user_families(user, reason, now).await?;
-    events::record(
-        &db.write,
-        Event {
-            kind,
-            user: Some(user),
-            username: None,
-            family: None,
-            client: &admin_client(),
-            at: now,
-        },
-    )
-    .await?;
-    Ok(ended)
+    Ok(api::revoke_all(&state, user, reason, kind, &admin_client(), now).await?)
 }
 
 async fn flush_expired(config: &Config, batch_size: u64) -> anyhow::Result<ExitCode> {
@@ -382,25 +366,12 @@ async fn sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<E
                 println!("{ended} session(s) revoked");
             } else if let Some(id) = id {
                 let family = FamilyId::new(id);
-                if !state
-                    .store
-                    .revoke_session(user_id, &family, Revocation::Admin, now)
+                let client = admin_client();
+                if !api::revoke_session(&state, user_id, &family, Revocation::Admin, &client, now)
                     .await?
                 {
                     bail!("{user:?} has no live session {}", family.as_str());
                 }
-                events::record(
-                    &db.write,
-                    Event {
-                        kind: EventKind::SessionRevoked,
-                        user: Some(user_id),
-                        username: None,
-                        family: Some(&family),
-                        client: &admin_client(),
-                        at: now,
-                    },
-                )
-                .await?;
                 println!("session {} revoked", family.as_str());
             }
         }

@@ -9,8 +9,7 @@ use api::clock::SystemClock;
 use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
-use api::store::SqlStore;
-use api::{AppState, HttpSettings, Shared};
+use api::{AppState, HttpSettings, Parts};
 use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -173,23 +172,16 @@ pub fn app_state_with(
         trust_forwarded_for: config.http.trust_x_forwarded_for.0,
         revoke_access_on_logout: config.revocation.revoke_access_on_logout.0,
     };
-    let store = SqlStore::new(
-        db.clone(),
-        Arc::clone(&codec),
-        config.http.check_user_is_active.0,
-        Arc::clone(&revoked),
-    );
-    Ok(AppState::new(Shared {
+    let state = api::assemble(Parts {
         db,
-        store: Arc::new(store),
         codec,
         passwords: passwords(config)?,
-        http: Arc::new(http),
+        http,
         clock: Arc::new(SystemClock),
         revoked,
-        metrics: Arc::default(),
-        users: Arc::default(),
-    }))
+    })
+    .context("cannot open the token store")?;
+    Ok(state)
 }
 
 /// A database URL without its password, for messages.

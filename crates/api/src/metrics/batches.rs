@@ -1,6 +1,7 @@
 //! The sizes of the batches the store's writers commit at once (the SQLite writer's group
-//! commit): one histogram for the whole process, since a writer belongs to a database rather
-//! than to one server's state, shown by every [`super::Metrics`] registry.
+//! commit, PostgreSQL's rotation batches): one histogram for the whole process, since a
+//! writer belongs to a database rather than to one server's state, shown by every
+//! [`super::Metrics`] registry.
 
 use std::sync::LazyLock;
 
@@ -12,7 +13,8 @@ const NAME: &str = "jwtd_store_batch_size";
 static BATCH_SIZES: LazyLock<Option<Histogram>> = LazyLock::new(|| {
     let opts = HistogramOpts::new(
         NAME,
-        "Rotations committed together in one transaction by the store's writer.",
+        "Jobs committed together in one transaction by the store's writer (SQLite's group \
+         commit, PostgreSQL's rotation batches).",
     )
     .buckets(vec![
         1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
-use crate::events::{self, Client, Event, EventKind};
+use crate::events::Client;
 use crate::input::Fields;
 use crate::tokens;
 
@@ -44,25 +44,18 @@ pub async fn revoke(
     let now = state.clock.now();
     let family = FamilyId::new(id);
     let user = UserId(auth.user.id);
-    let revoked = state
-        .store
-        .revoke_session(user, &family, Revocation::SessionRevoked, now)
-        .await?;
+    let revoked = tokens::revoke_session(
+        &state,
+        user,
+        &family,
+        Revocation::SessionRevoked,
+        &client,
+        now,
+    )
+    .await?;
     if !revoked {
         return Err(ApiError::NotFound);
     }
-    events::record(
-        &state.db.write,
-        Event {
-            kind: EventKind::SessionRevoked,
-            user: Some(user),
-            username: None,
-            family: Some(&family),
-            client: &client,
-            at: now,
-        },
-    )
-    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -87,7 +80,7 @@ pub async fn logout_all(
                 ApiError::Fields(_) => ApiError::NotAuthenticated,
                 other => other,
             })?;
-        tokens::refresh_token_owner(&state, &token).await?
+        tokens::refresh_token_owner(&state, &token, &client).await?
     };
     tokens::logout_all(&state, user, &client).await?;
     Ok(Json(json!({})))

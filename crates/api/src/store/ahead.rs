@@ -1,20 +1,44 @@
-//! Successors minted ahead: by the request's own task, before its rotation is queued for a
-//! group commit, so that the one task or thread that commits does as little as it can.
+//! Successors minted ahead: by the request's own task, before its rotation reaches the
+//! database, so that the one task or thread that commits does as little as it can.
 
-use auth_core::{FamilyId, Jti, RefreshSpec, TokenCodec, TokenHash, UserId};
-
+use auth_core::{FamilyId, Jti, Presented, RefreshSpec, TokenCodec, TokenHash, UserId};
 use tokio::sync::mpsc;
 
-use super::Presented;
-use crate::error::ApiError;
+use super::StoreError;
 
-/// A successor minted before its rotation is committed.
-pub(super) struct Minted {
+/// A successor refresh token, minted before its rotation is committed.
+#[derive(Clone, Debug)]
+pub struct Minted {
+    /// Its id.
     pub jti: Jti,
+    /// Its family.
     pub family: FamilyId,
+    /// Its `exp`.
     pub exp: i64,
+    /// The token.
     pub token: String,
+    /// Its digest, as stored.
     pub hash: TokenHash,
+}
+
+impl Minted {
+    /// The successor a rotation of `presented` at `now` issues when the session does not cap
+    /// it: a full refresh lifetime. `None` for a token that names no family (the engine
+    /// mints one once it knows the family).
+    ///
+    /// # Errors
+    /// A signing error.
+    pub fn ahead(
+        codec: &TokenCodec,
+        presented: &Presented<'_>,
+        now: i64,
+    ) -> Result<Option<Self>, StoreError> {
+        let exp = now.saturating_add(auth_core::seconds(codec.settings().refresh_token_lifetime));
+        presented
+            .family
+            .map(|family| mint_successor(codec, presented.user, family, now, exp))
+            .transpose()
+    }
 }
 
 /// The successor that a rotation at `now` issues, expiring at `exp`.
@@ -24,8 +48,8 @@ pub(super) fn mint_successor(
     family: &FamilyId,
     now: i64,
     exp: i64,
-) -> Result<Minted, ApiError> {
-    let jti = crate::tokens::new_jti();
+) -> Result<Minted, StoreError> {
+    let jti = crate::ids::new_jti();
     let token = codec.mint_refresh(&RefreshSpec {
         jti: &jti,
         user,
@@ -42,47 +66,36 @@ pub(super) fn mint_successor(
     })
 }
 
-/// A rotation on its way to a group commit.
+/// A rotation on its way to a group commit: what the committer needs of the request.
 pub(super) struct Pending {
     pub jti: Jti,
     pub hash: TokenHash,
     pub user: UserId,
+    pub family: Option<FamilyId>,
     pub now: i64,
-    /// Minted ahead for a full refresh lifetime from `now`; `None` for a token that names
-    /// no family (the committer mints one once it knows the family).
     pub successor: Option<Minted>,
 }
 
 impl Pending {
-    /// The rotation of `presented` at `now`, its successor minted.
-    pub fn mint(codec: &TokenCodec, presented: &Presented<'_>, now: i64) -> Result<Self, ApiError> {
-        let lifetime = codec.settings().refresh_token_lifetime.as_secs();
-        let exp = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-        let successor = presented
-            .family
-            .map(|family| mint_successor(codec, presented.user, family, now, exp))
-            .transpose()?;
-        Ok(Self {
+    /// The rotation of `presented` at `now`, with its successor minted ahead.
+    pub fn new(presented: &Presented<'_>, successor: Option<Minted>, now: i64) -> Self {
+        Self {
             jti: presented.jti.clone(),
             hash: presented.hash,
             user: presented.user,
+            family: presented.family.cloned(),
             now,
             successor,
-        })
+        }
     }
 
-    /// The successor to issue when the rotation is committed in `family` with an expiry of
-    /// `exp`: the one minted ahead if it fits, else one minted now (the session ends before
-    /// a full refresh lifetime, or nothing was minted ahead).
-    pub fn successor(
-        &mut self,
-        codec: &TokenCodec,
-        family: &FamilyId,
-        exp: i64,
-    ) -> Result<Minted, ApiError> {
-        match self.successor.take() {
-            Some(minted) if minted.exp == exp && &minted.family == family => Ok(minted),
-            _ => mint_successor(codec, self.user, family, self.now, exp),
+    /// The presented token, as the rules see it.
+    pub fn presented(&self) -> Presented<'_> {
+        Presented {
+            jti: &self.jti,
+            hash: self.hash,
+            user: self.user,
+            family: self.family.as_ref(),
         }
     }
 }

@@ -12,8 +12,8 @@
 //! else (a refusal, a replay inside the grace window, reuse of a rotated token, a family
 //! that another transaction holds or that already rotates in this batch, any database
 //! error) is handed back to the caller, which runs it alone through the one-transaction
-//! path after the batch has committed, where `decide_refresh` settles it exactly as for
-//! any other rotation. So the rules live in one place, and the batch never waits for a
+//! path after the batch has committed. Each job is settled by the same `auth_core::decide` as
+//! everywhere else, and only a plain `Rotate` is batched. So the rules live in one place, and the batch never waits for a
 //! row lock: families are locked with `SKIP LOCKED`, in id order, so two instances' batches
 //! cannot deadlock, and a family held by a long transaction does not hold up the others.
 //!
@@ -25,14 +25,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use auth_core::{
-    FamilyId, FamilyState, RefreshDecision, StoredRefresh, TokenCodec, TokenHash, decide_refresh,
+    Decision, FamilyId, FamilyState, Plan, RotationRules, Stored, TokenCodec, Use, UserState,
+    decide,
 };
 use sea_orm::sqlx::{self, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::ahead::{Pending, take_waiting};
-use super::{Presented, Rotated};
-use crate::error::ApiError;
+use crate::store::ahead::{Minted, Pending, take_waiting};
+use crate::store::{Presented, Start, StoreError, stored_hash, successor_for};
 
 /// Most rotations committed together.
 const MAX_BATCH: usize = 256;
@@ -94,56 +94,62 @@ enum Answer {
     /// Not for a batch: to run alone.
     Alone,
     /// The database could not be reached; running it alone would only wait again.
-    Unavailable(ApiError),
+    Unavailable(StoreError),
 }
 
 /// What the batch task needs besides its pool.
 struct Rules {
     codec: Arc<TokenCodec>,
-    check_user_is_active: bool,
+    rules: RotationRules,
 }
 
 /// A handle to the batch task; rotations sent here are group-committed.
 #[derive(Debug)]
 pub struct PostgresBatcher {
     jobs: mpsc::Sender<Job>,
-    codec: Arc<TokenCodec>,
 }
 
 impl PostgresBatcher {
-    /// Starts the batch task on the current tokio runtime; `None` outside one. The task
-    /// ends when the last handle is dropped.
-    pub fn start(pool: PgPool, codec: Arc<TokenCodec>, check_user_is_active: bool) -> Option<Self> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
+    /// A batcher over `pool`. Starts nothing: the returned function spawns the batch task
+    /// on the current tokio runtime; it ends when the last handle is dropped.
+    pub fn new(pool: PgPool, codec: Arc<TokenCodec>, rules: RotationRules) -> (Self, Start) {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let rules = Rules {
-            codec: Arc::clone(&codec),
-            check_user_is_active,
+        let rules = Rules { codec, rules };
+        let start = move || {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|error| {
+                StoreError::Internal(format!("cannot start the PostgreSQL batch: {error}"))
+            })?;
+            runtime.spawn(run(pool, queue, rules));
+            Ok(())
         };
-        runtime.spawn(run(pool, queue, rules));
-        Some(Self { jobs, codec })
+        (Self { jobs }, Box::new(start))
     }
 
-    /// Rotates a refresh token in the next batch. `Ok(None)` when the batch left it to be
-    /// run alone.
+    /// Rotates a refresh token in the next batch. `Err` hands back the successor minted
+    /// ahead when the batch left the rotation to be run alone.
     ///
     /// # Errors
-    /// 503 when the database cannot be reached; signing errors.
+    /// 503 when the database cannot be reached.
     pub async fn rotate(
         &self,
         presented: &Presented<'_>,
+        successor: Option<Minted>,
         now: i64,
-    ) -> Result<Option<Rotated>, ApiError> {
-        let rotation = Pending::mint(&self.codec, presented, now)?;
+    ) -> Result<Result<String, Option<Minted>>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { rotation, reply };
-        if self.jobs.send(job).await.is_err() {
-            return Ok(None);
+        let job = Job {
+            rotation: Pending::new(presented, successor, now),
+            reply,
+        };
+        if let Err(refused) = self.jobs.send(job).await {
+            return Ok(Err(refused.0.rotation.successor));
         }
         match answer.await {
-            Ok(Answer::Rotated(token)) => Ok(Some(Rotated::New(token))),
+            Ok(Answer::Rotated(token)) => Ok(Ok(token)),
             Ok(Answer::Unavailable(error)) => Err(error),
-            Ok(Answer::Alone) | Err(_) => Ok(None),
+            // The successor minted ahead was used up by a batch that did not commit, or is
+            // not worth a second trip; the path alone mints its own.
+            Ok(Answer::Alone) | Err(_) => Ok(Err(None)),
         }
     }
 }
@@ -155,6 +161,7 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>, rules: Rules) {
     while let Some(first) = queue.recv().await {
         batch.push(first);
         take_waiting(&mut queue, &mut batch, MAX_BATCH);
+        crate::metrics::record_batch_size(batch.len());
         let answers = match commit_batch(&pool, &mut batch, &rules).await {
             Ok(answers) => answers,
             Err(error) => {
@@ -179,7 +186,7 @@ fn unavailable_or_alone(error: &sqlx::Error) -> impl Fn() -> Answer {
     }
     move || {
         if timed_out {
-            Answer::Unavailable(ApiError::Unavailable(sea_orm::DbErr::ConnectionAcquire(
+            Answer::Unavailable(StoreError::Unavailable(sea_orm::DbErr::ConnectionAcquire(
                 sea_orm::ConnAcquireErr::Timeout,
             )))
         } else {
@@ -188,15 +195,12 @@ fn unavailable_or_alone(error: &sqlx::Error) -> impl Fn() -> Answer {
     }
 }
 
-/// What is stored about one presented token.
-struct Stored {
+/// What is stored about one presented token, as the batch reads it.
+struct Loaded {
     token_id: i64,
-    token_hash: String,
-    family: FamilyId,
-    family_revoked: bool,
-    family_expires_at: i64,
+    stored: Stored,
+    /// Blacklisted: never a plain rotation, so never for the batch.
     blacklisted: bool,
-    user_active: Option<bool>,
 }
 
 /// The rows the batch writes, column by column.
@@ -229,7 +233,7 @@ async fn commit_batch(
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
-    let mut stored: Vec<Option<Stored>> = batch.iter().map(|_| None).collect();
+    let mut stored: Vec<Option<Loaded>> = batch.iter().map(|_| None).collect();
     if !locked.is_empty() {
         for row in unprepared(READ_TOKENS)
             .bind(&jtis)
@@ -243,14 +247,20 @@ async fn commit_batch(
                 .and_then(|index| usize::try_from(index).ok())
                 .and_then(|index| stored.get_mut(index));
             if let Some(slot) = slot {
-                *slot = Some(Stored {
+                *slot = Some(Loaded {
                     token_id: row.try_get(1)?,
-                    token_hash: row.try_get(2)?,
-                    family: FamilyId::new(row.try_get::<String, _>(3)?),
-                    family_revoked: row.try_get(4)?,
-                    family_expires_at: row.try_get(5)?,
+                    stored: Stored {
+                        hash: stored_hash(&row.try_get::<String, _>(2)?),
+                        family_id: FamilyId::new(row.try_get::<String, _>(3)?),
+                        family: FamilyState {
+                            revoked: row.try_get(4)?,
+                            expires_at: row.try_get(5)?,
+                        },
+                        blacklisted: None,
+                        successor: None,
+                        user: UserState::from_active(row.try_get(7)?),
+                    },
                     blacklisted: row.try_get(6)?,
-                    user_active: row.try_get(7)?,
                 });
             }
         }
@@ -261,8 +271,8 @@ async fn commit_batch(
     let mut answers = Vec::with_capacity(batch.len());
     for (job, stored) in batch.iter_mut().zip(stored) {
         let answer = stored
-            .filter(|stored| locked.contains(stored.family.as_str()))
-            .filter(|stored| rotating.insert(stored.family.clone()))
+            .filter(|loaded| locked.contains(loaded.stored.family_id.as_str()))
+            .filter(|loaded| rotating.insert(loaded.stored.family_id.clone()))
             .and_then(|stored| plan(job, &stored, rules, &mut writes))
             .map_or(Answer::Alone, Answer::Rotated);
         answers.push(answer);
@@ -319,47 +329,46 @@ fn count<T>(rows: &[T]) -> i64 {
     i64::try_from(rows.len()).unwrap_or(i64::MAX)
 }
 
-/// Adds `job`'s rotation to `writes` and returns its successor, if it is a plain rotation;
-/// `None` leaves it to run alone.
-fn plan(job: &mut Job, stored: &Stored, rules: &Rules, writes: &mut Writes) -> Option<String> {
-    if stored.blacklisted || TokenHash::from_hex(&stored.token_hash) != Some(job.rotation.hash) {
+/// Adds `job`'s rotation to `writes` and returns its successor, if `decide` makes it a plain
+/// rotation; `None` leaves it to run alone.
+fn plan(job: &mut Job, loaded: &Loaded, rules: &Rules, writes: &mut Writes) -> Option<String> {
+    if loaded.blacklisted {
         return None;
     }
-    let user_may = match stored.user_active {
-        Some(active) => active || !rules.check_user_is_active,
-        None => false,
-    };
-    if !user_may {
-        return None;
-    }
-    let state = StoredRefresh {
-        family: FamilyState {
-            revoked: stored.family_revoked,
-            expires_at: stored.family_expires_at,
-        },
-        blacklisted: None,
-        successor: None,
-    };
-    let settings = rules.codec.settings();
-    let RefreshDecision::Rotate { successor_exp } =
-        decide_refresh(&state, job.rotation.now, settings)
-    else {
+    let rotation = &mut job.rotation;
+    let stored = &loaded.stored;
+    let decision = decide(
+        Use::Rotate,
+        &rotation.presented(),
+        Some(stored),
+        rotation.now,
+        &rules.rules,
+    );
+    let Decision::Rotate { .. } = decision else {
         return None;
     };
-    let successor = job
-        .rotation
-        .successor(&rules.codec, &stored.family, successor_exp)
-        .ok()?;
-    if settings.blacklist_after_rotation {
-        writes.blacklisted_ids.push(stored.token_id);
-        writes.blacklisted_at.push(job.rotation.now);
+    let Plan {
+        blacklist, issue, ..
+    } = decision.plan(stored, &rules.rules);
+    let successor = successor_for(
+        &rules.codec,
+        rotation.successor.take(),
+        rotation.user,
+        &stored.family_id,
+        rotation.now,
+        issue?,
+    )
+    .ok()?;
+    if blacklist.is_some() {
+        writes.blacklisted_ids.push(loaded.token_id);
+        writes.blacklisted_at.push(rotation.now);
     }
-    writes.user_ids.push(job.rotation.user.0);
+    writes.user_ids.push(rotation.user.0);
     writes.jtis.push(successor.jti.as_str().to_owned());
-    writes.families.push(stored.family.as_str().to_owned());
-    writes.parents.push(job.rotation.jti.as_str().to_owned());
+    writes.families.push(stored.family_id.as_str().to_owned());
+    writes.parents.push(rotation.jti.as_str().to_owned());
     writes.hashes.push(successor.hash.to_hex());
-    writes.created_at.push(job.rotation.now);
+    writes.created_at.push(rotation.now);
     writes.expires_at.push(successor.exp);
     Some(successor.token)
 }

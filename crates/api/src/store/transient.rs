@@ -2,7 +2,7 @@
 
 use sea_orm::{DbErr, RuntimeErr};
 
-use crate::error::ApiError;
+use super::StoreError;
 
 /// PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock not
 /// available (`lock_timeout`), query canceled (`statement_timeout`), idle-in-transaction
@@ -23,13 +23,13 @@ const TRANSIENT_MYSQL_NUMBERS: [u16; 9] = [1205, 1213, 3024, 1969, 1317, 1040, 1
 /// (261, 517), `SQLITE_LOCKED` (6) and `SQLITE_LOCKED_SHAREDCACHE` (262).
 const TRANSIENT_SQLITE_CODES: [&str; 5] = ["5", "6", "261", "517", "262"];
 
-/// Maps a database error to `ApiError::Unavailable` when it is transient, else
-/// `ApiError::Database`.
-pub fn classify(error: DbErr) -> ApiError {
+/// Maps a database error to `StoreError::Unavailable` when it is transient, else
+/// `StoreError::Database`.
+pub fn classify(error: DbErr) -> StoreError {
     if is_transient(&error) {
-        ApiError::Unavailable(error)
+        StoreError::Unavailable(error)
     } else {
-        ApiError::Database(error)
+        StoreError::Database(error)
     }
 }
 
