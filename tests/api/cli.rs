@@ -91,7 +91,7 @@ impl Site {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    fn create_user(&self, name: &str, password: &str) {
+    pub(crate) fn create_user(&self, name: &str, password: &str) {
         let out = self.jwtd_ok(
             &["user", "create", name, "--password-stdin"],
             &format!("{password}\n"),

@@ -12,6 +12,7 @@ pub mod events;
 mod ids;
 mod input;
 pub mod metrics;
+pub mod observe;
 mod openapi;
 pub mod passwords;
 pub mod revocations;
@@ -28,7 +29,7 @@ use auth_core::TokenCodec;
 pub use auth::AuthenticatedUser;
 pub use axum::http::HeaderName;
 pub use events::Client;
-pub use routes::router;
+pub use routes::{RouterOptions, metrics_router, router, router_with};
 pub use tokens::{revoke_all, revoke_session};
 
 use clock::Clock;
@@ -103,7 +104,7 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// Sessions revoked recently enough that their access tokens may still be unexpired.
     pub revoked: Arc<revocations::RevokedSessions>,
-    /// Counters for `/metrics`.
+    /// What `/metrics` shows.
     pub metrics: Arc<metrics::Metrics>,
     /// Users recently read by authentication; see [`users::UserCache`].
     pub users: Arc<users::UserCache>,

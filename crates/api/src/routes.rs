@@ -20,8 +20,27 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::events::Client;
 
-/// Builds the router: simplejwt's paths (with and without a trailing slash) and jwtd's own.
+/// What the public router serves besides the API.
+#[derive(Clone, Copy, Debug)]
+pub struct RouterOptions {
+    /// Serve `/metrics` (off when it is served on an address of its own, or not at all).
+    pub metrics: bool,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self { metrics: true }
+    }
+}
+
+/// Builds the router: simplejwt's paths (with and without a trailing slash) and jwtd's own,
+/// `/metrics` included.
 pub fn router(state: AppState) -> Router {
+    router_with(state, RouterOptions::default())
+}
+
+/// Builds the router with `options`.
+pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     let mut router = Router::new();
     let posts: [(&str, MethodRouter<AppState>); 6] = [
         ("/token", post(token::obtain)),
@@ -46,9 +65,12 @@ pub fn router(state: AppState) -> Router {
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
         ("/.well-known/jwks.json", get(health::jwks)),
-        ("/metrics", get(health::metrics)),
+        (METRICS, get(health::metrics)),
     ];
     for (path, route) in gets {
+        if path == METRICS && !options.metrics {
+            continue;
+        }
         // DRF authenticates before it dispatches on the method: on a protected path a wrong
         // method without valid credentials is answered 401, not 405.
         let route = if PROTECTED.contains(&path) {
@@ -75,8 +97,27 @@ pub fn router(state: AppState) -> Router {
     if let Some(challenge) = www_authenticate_challenge(&state.http.auth_header_types) {
         router = router.layer(middleware::from_fn_with_state(challenge, www_authenticate));
     }
+    // Outermost, so that its id is on every answer; added with `layer` (not around the whole
+    // router) so that it runs after routing and sees the matched path template.
+    router = router.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::observe::observe,
+    ));
     router.with_state(state)
 }
+
+/// A router with `/metrics` alone, for serving it on an address of its own.
+pub fn metrics_router(state: AppState) -> Router {
+    let metrics = get(health::metrics)
+        .fallback(|method: Method| async move { not_allowed(method, "GET, HEAD, OPTIONS") });
+    Router::new()
+        .route(METRICS, metrics.clone())
+        .route(&format!("{METRICS}/"), metrics)
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+const METRICS: &str = "/metrics";
 
 /// The GET paths that need an access token.
 const PROTECTED: [&str; 2] = ["/me", "/sessions"];

@@ -1,5 +1,5 @@
 //! The command line: `jwtd serve`, `jwtd migrate`, `jwtd user ...`, `jwtd flush-expired`,
-//! `jwtd sessions ...`, `jwtd events`.
+//! `jwtd sessions ...`, `jwtd events`, `jwtd config check`.
 
 use std::path::PathBuf;
 
@@ -7,14 +7,38 @@ use clap::{Args, Parser, Subcommand};
 
 /// A refresh-token rotation server speaking simplejwt's wire protocol.
 #[derive(Debug, Parser)]
-#[command(name = "jwtd", version, about)]
+#[command(
+    name = "jwtd",
+    version,
+    after_help = "Exit status: 0 on success, 1 on a runtime failure (database, files, a refused \
+                  admin action), 2 on bad configuration or usage."
+)]
 pub struct Cli {
     /// A TOML file of settings (environment variables `JWTD_*` override it).
     #[arg(long, global = true, env = "JWTD_CONFIG")]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Entry,
+}
+
+/// The commands: those that need the configuration loaded, and `config`, which inspects it.
+#[derive(Debug, Subcommand)]
+pub enum Entry {
+    /// The commands run with a loaded configuration.
+    #[command(flatten)]
+    Run(Command),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Configuration commands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting with where it came from (default, file, environment),
+    /// secrets redacted; warn about unknown JWTD_* variables; exit 2 naming an invalid one.
+    Check,
 }
 
 /// What to do.
@@ -22,8 +46,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve HTTP (applies migrations first unless JWTD_AUTO_MIGRATE=false).
     Serve {
-        /// Listen address, overriding JWTD_BIND.
-        #[arg(long)]
+        /// Listen address (host:port), overriding JWTD_BIND.
+        #[arg(long, value_parser = socket_address)]
         bind: Option<String>,
     },
     /// Apply database migrations.
@@ -34,8 +58,8 @@ pub enum Command {
     /// Delete expired refresh tokens, their blacklist rows, expired sessions and old
     /// security events (simplejwt's flushexpiredtokens).
     FlushExpired {
-        /// Rows deleted per transaction.
-        #[arg(long, default_value_t = 1000)]
+        /// Rows deleted per transaction (at least 1).
+        #[arg(long, default_value_t = 1000, value_parser = batch_size)]
         batch_size: u64,
     },
     /// List or revoke a user's sessions.
@@ -56,6 +80,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A `host:port` listen address, checked here so that a bad one is a usage error.
+fn socket_address(text: &str) -> Result<String, String> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("{text:?} is not host:port (e.g. 127.0.0.1:8000)"))
+}
+
+/// A `--batch-size`: at least 1.
+fn batch_size(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("--batch-size must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// How a password is given.

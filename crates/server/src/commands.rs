@@ -123,6 +123,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             seconds(config.database.events_retention.0),
         ))
     });
+    let (public, _metrics) = crate::metrics_listener::start(&config, &state).await?;
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -130,7 +131,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(address = %local, database = %state::redact_url(&config.database_url()), "jwtd listening");
     // On stdout, for scripts and tests that start jwtd on port 0.
     println!("listening on http://{local}");
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = api::router_with(state, public).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -6,6 +6,7 @@
 //! ([`config/sections.rs`](sections)); the types their values are read into live in
 //! [`config/values.rs`](values).
 
+mod report;
 mod sections;
 mod values;
 
@@ -18,6 +19,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+pub use report::check;
 pub use sections::{
     DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig, TokenConfig,
 };
@@ -115,6 +117,16 @@ impl Config {
     /// # Errors
     /// A message naming the setting whose value is bad.
     pub fn load(file: Option<&Path>) -> anyhow::Result<(Self, Vec<String>)> {
+        let (figment, warnings) = Self::sources(file)?;
+        Ok((Self::from_sources(&figment)?, warnings))
+    }
+
+    /// The settings as given, not yet read: defaults, then `file` (TOML) if given, then
+    /// `JWTD_*` variables; with a warning for each unknown `JWTD_*` variable.
+    ///
+    /// # Errors
+    /// When `file` does not exist.
+    pub fn sources(file: Option<&Path>) -> anyhow::Result<(Figment, Vec<String>)> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
@@ -142,9 +154,17 @@ impl Config {
                 .iter()
                 .any(|known| key.as_str().eq_ignore_ascii_case(known))
         }));
-        let config = Config::extract(&figment, &known)?;
+        Ok((figment, warnings))
+    }
+
+    /// Reads and checks the settings of [`Config::sources`].
+    ///
+    /// # Errors
+    /// A message naming the setting whose value is bad.
+    pub fn from_sources(figment: &Figment) -> anyhow::Result<Self> {
+        let config = Config::extract(figment, &known_keys())?;
         config.check()?;
-        Ok((config, warnings))
+        Ok(config)
     }
 
     /// Reads every section from the merged settings. As a single flat structure would, it
@@ -239,6 +259,14 @@ impl Config {
             }
         }
         self.bind_address()?;
+        if let Some(metrics_bind) = &self.http.metrics_bind {
+            let address: SocketAddr = metrics_bind.parse().map_err(|_| {
+                anyhow!("invalid setting JWTD_METRICS_BIND: {metrics_bind:?} is not host:port")
+            })?;
+            if address == self.bind_address()? && address.port() != 0 {
+                bail!("invalid setting JWTD_METRICS_BIND: it must differ from JWTD_BIND");
+            }
+        }
         if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
             .iter()
             .any(|scheme| self.database.url.starts_with(scheme))
@@ -336,6 +364,8 @@ mod tests {
             "update_last_login": false,
             "check_user_is_active": true,
             "trust_x_forwarded_for": false,
+            "metrics": true,
+            "metrics_bind": null,
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
             "database_url": "sqlite://jwtd.db",
@@ -353,7 +383,7 @@ mod tests {
             "log_format": "text",
         });
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 37);
+        assert_eq!(known_keys().len(), 39);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config;
+mod metrics_listener;
 mod signing_key;
 mod state;
 
@@ -10,11 +11,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, ConfigCommand, Entry};
 use crate::config::{Config, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Entry::Config(ConfigCommand::Check) => {
+            return config::check(cli.config.as_deref());
+        }
+        Entry::Run(command) => command,
+    };
     let (config, warnings) = match Config::load(cli.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -36,7 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli.command, config)) {
+    match runtime.block_on(commands::run(command, config)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("jwtd: {error:#}");
@@ -48,8 +55,10 @@ fn main() -> ExitCode {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.logging.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: not in files, pipes or the journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match config.logging.format {
         LogFormat::Json => builder.json().init(),

@@ -142,6 +142,7 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, rules: &Rules
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         take_waiting(&mut queue, &mut batch, MAX_BATCH);
+        crate::metrics::record_batch_size(batch.len());
         // A job that fails halfway may leave writes behind: run the batch again with a
         // savepoint per job, so that such a failure undoes that job alone.
         let answers = commit_batch(&mut connection, &mut batch, rules, Isolation::Shared)

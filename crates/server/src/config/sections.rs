@@ -91,6 +91,11 @@ pub struct HttpConfig {
     pub check_user_is_active: Flag,
     /// Take client addresses from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_x_forwarded_for: Flag,
+    /// Serve `/metrics` (`false`: nowhere).
+    pub metrics: Flag,
+    /// Serve `/metrics` on this `host:port` instead of the public listener.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -102,6 +107,8 @@ impl Default for HttpConfig {
             update_last_login: Flag(false),
             check_user_is_active: Flag(true),
             trust_x_forwarded_for: Flag(false),
+            metrics: Flag(true),
+            metrics_bind: None,
         }
     }
 }

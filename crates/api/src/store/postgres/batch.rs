@@ -161,6 +161,7 @@ async fn run(pool: PgPool, mut queue: mpsc::Receiver<Job>, rules: Rules) {
     while let Some(first) = queue.recv().await {
         batch.push(first);
         take_waiting(&mut queue, &mut batch, MAX_BATCH);
+        crate::metrics::record_batch_size(batch.len());
         let answers = match commit_batch(&pool, &mut batch, &rules).await {
             Ok(answers) => answers,
             Err(error) => {
