@@ -55,6 +55,16 @@ impl Default for TokenSettings {
     }
 }
 
+impl TokenSettings {
+    /// Whether the user id, token type and token id claims have simplejwt's default names
+    /// (`user_id`, `token_type`, `jti`), which token checks can then look for while parsing.
+    pub fn default_claim_names(&self) -> bool {
+        self.user_id_claim == "user_id"
+            && self.token_type_claim == "token_type"
+            && self.jti_claim == "jti"
+    }
+}
+
 /// Whole seconds of a duration as a signed Unix-time offset, saturating at `i64::MAX`: how
 /// every lifetime, grace and leeway setting is added to or taken from a Unix time.
 pub fn seconds(duration: Duration) -> i64 {

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use jsonwebtoken::{DecodingKey, Validation};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::TokenCodec;
@@ -12,6 +13,7 @@ use super::kinds::{CheckedToken, SESSION_CLAIM, TokenKind, UserClaim, VerifiedTo
 use crate::error::TokenError;
 use crate::settings::{TokenSettings, seconds};
 use crate::types::{FamilyId, Jti, UserId};
+use claims::{Claims, ReadClaims};
 
 /// A verifying key with the `Validation` jsonwebtoken checks tokens against, built once.
 #[derive(Clone)]
@@ -83,7 +85,7 @@ impl TokenCodec {
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<VerifiedToken, TokenError> {
-        let claims = self.decode(token.as_bytes())?;
+        let claims: Map<String, Value> = self.decode(token.as_bytes())?;
         let checked = check_claims(&claims, &self.settings, expected, now)?;
         Ok(VerifiedToken { checked, claims })
     }
@@ -101,13 +103,17 @@ impl TokenCodec {
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<CheckedToken, TokenError> {
-        let claims = self.decode(token.as_ref())?;
+        if self.settings.default_claim_names() {
+            let claims: ReadClaims = self.decode(token.as_ref())?;
+            return check_claims(&claims, &self.settings, expected, now);
+        }
+        let claims: Map<String, Value> = self.decode(token.as_ref())?;
         check_claims(&claims, &self.settings, expected, now)
     }
 
     /// The claims of a token jsonwebtoken finds well-formed, signed by one of our keys with
     /// its algorithm, and naming our audience and issuer when configured.
-    fn decode(&self, token: &[u8]) -> Result<Map<String, Value>, TokenError> {
+    fn decode<C: DeserializeOwned>(&self, token: &[u8]) -> Result<C, TokenError> {
         let verifier = match self.verifiers.as_slice() {
             // One key: the library reads the header once, in `decode`.
             [only] => only,
@@ -121,9 +127,8 @@ impl TokenCodec {
                     .ok_or(TokenError::Invalid)?
             }
         };
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &verifier.key, &verifier.validation)
-                .map_err(|_| TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<C>(token, &verifier.key, &verifier.validation)
+            .map_err(|_| TokenError::Invalid)?;
         // RFC 7515 §4.1.11: jwtd understands no header extension, so a token that lists any
         // as critical must be refused. `jku`, `x5u` and `jwk` are never read: the key is ours.
         if data.header.crit.is_some() || !verifier.accepts(data.header.kid.as_deref()) {
@@ -135,7 +140,7 @@ impl TokenCodec {
 
 /// simplejwt's checks of a decoded token's claims, in its order, each with its error.
 fn check_claims(
-    claims: &Map<String, Value>,
+    claims: &impl Claims,
     settings: &TokenSettings,
     expected: Option<TokenKind>,
     now: i64,
@@ -223,6 +228,7 @@ fn unix_time(value: &Value) -> Option<i64> {
     }
 }
 
+mod claims;
 #[cfg(test)]
 mod corpus;
 #[cfg(test)]

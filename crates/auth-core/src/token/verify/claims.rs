@@ -1,0 +1,124 @@
+//! The claims a check reads, found by name: in the whole claim map (`verify`, which hands
+//! every claim on), or, for `check` under simplejwt's default claim names, in the few claims
+//! it reads, kept while the payload is parsed.
+//!
+//! Why the second form: `/me` and `/token/verify` are the hottest paths, and building the
+//! whole map (a key and a value allocated per claim, and the map itself) was the largest
+//! part of a check that jwtd controls, once jsonwebtoken had verified the JWS (issue 14's
+//! `make bench`: verify at 0.72–0.73× of `/healthz` against the 0.75× target). Both forms
+//! give every claim the same `serde_json::Value`, so the rules cannot tell them apart; the
+//! crafted-token corpus runs through both.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Looks a claim up by name.
+pub(super) trait Claims {
+    /// The claim called `name`, if the token has it.
+    fn get(&self, name: &str) -> Option<&Value>;
+}
+
+impl Claims for Map<String, Value> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        Map::get(self, name)
+    }
+}
+
+/// The names `check` reads under simplejwt's default settings (`jti`, `token_type`,
+/// `user_id`), with the registered claims it checks and the session claim.
+const READ: [&str; 8] = [
+    "exp",
+    "iat",
+    "nbf",
+    "sub",
+    "jti",
+    "token_type",
+    "user_id",
+    "sid",
+];
+
+/// The claims of [`READ`] that a payload holds; every other claim is parsed and dropped. As
+/// with a map, a claim given twice keeps its last value.
+#[derive(Debug, Default)]
+pub(super) struct ReadClaims([Option<Value>; READ.len()]);
+
+impl Claims for ReadClaims {
+    fn get(&self, name: &str) -> Option<&Value> {
+        let slot = READ.iter().position(|read| *read == name)?;
+        self.0[slot].as_ref()
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ReadVisitor)
+    }
+}
+
+struct ReadVisitor;
+
+impl<'de> Visitor<'de> for ReadVisitor {
+    type Value = ReadClaims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReadClaims, A::Error> {
+        let mut claims = ReadClaims::default();
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match READ.iter().position(|read| *read == name) {
+                Some(slot) => claims.0[slot] = Some(map.next_value()?),
+                // Parsed as the map would parse it, then dropped: a claim the map refuses
+                // (a number out of range, bytes that are not UTF-8) refuses the token here too.
+                None => drop(map.next_value::<Value>()?),
+            }
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_claims_are_the_maps_values_and_the_others_are_absent() {
+        let payload = r#"{"token_type":"access","exp":1.5e9,"user_id":"7","jti":"a","x":{"y":[1]},
+            "jti":"b","sid":null,"sub":3,"iat":1,"nbf":"2","ex\u0070":9}"#;
+        let map: Map<String, Value> = serde_json::from_str(payload).unwrap();
+        let read: ReadClaims = serde_json::from_str(payload).unwrap();
+        for name in READ.iter().chain(&["x", "aud", "missing"]) {
+            let expected = if READ.contains(name) {
+                map.get(*name)
+            } else {
+                None
+            };
+            assert_eq!(Claims::get(&read, name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn payloads_that_are_not_objects_are_refused_by_both() {
+        for payload in [
+            "[1]",
+            "\"text\"",
+            "1",
+            "{\"exp\":}",
+            "{\"a\":1",
+            "{\"a\":1e400}",
+        ] {
+            assert!(
+                serde_json::from_str::<ReadClaims>(payload).is_err(),
+                "{payload}"
+            );
+            assert!(
+                serde_json::from_str::<Map<String, Value>>(payload).is_err(),
+                "{payload}"
+            );
+        }
+    }
+}
