@@ -11,6 +11,7 @@ mod access_revocation;
 mod bodies;
 mod claims;
 mod cli;
+mod cookies;
 mod engines;
 mod families;
 mod flush;

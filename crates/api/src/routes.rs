@@ -23,13 +23,17 @@ use crate::events::Client;
 /// Builds the router: simplejwt's paths (with and without a trailing slash) and jwtd's own.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
-    let posts: [(&str, MethodRouter<AppState>); 6] = [
+    // `/token/logout` and `/token/logout/all` are `/logout` and `/logout/all` under the
+    // refresh cookie's `Path`, so that a browser sends the cookie to them.
+    let posts: [(&str, MethodRouter<AppState>); 8] = [
         ("/token", post(token::obtain)),
         ("/token/refresh", post(token::refresh)),
         ("/token/verify", post(token::verify)),
         ("/logout", post(token::logout)),
+        ("/token/logout", post(token::logout)),
         ("/token/blacklist", post(token::logout)),
         ("/logout/all", post(sessions::logout_all)),
+        ("/token/logout/all", post(sessions::logout_all)),
     ];
     for (path, route) in posts {
         let route = route
@@ -74,6 +78,10 @@ pub fn router(state: AppState) -> Router {
     // With `Bearer` first (the default), every 401 already names it: no layer to run.
     if let Some(challenge) = www_authenticate_challenge(&state.http.auth_header_types) {
         router = router.layer(middleware::from_fn_with_state(challenge, www_authenticate));
+    }
+    // Outermost, so that every answer to an allowed origin (errors too) carries CORS headers.
+    if let Some(cors) = crate::cors::layer(&state.http) {
+        router = router.layer(cors);
     }
     router.with_state(state)
 }
