@@ -3,6 +3,8 @@ CARGO ?= cargo
 JWTD_BIND ?= 127.0.0.1:8000
 DEMO_PAGE_PORT ?= 8080
 DEMO_JWTD_PORT ?= 8000
+# Where cargo puts its builds (honours CARGO_TARGET_DIR, as cargo does).
+TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 
 .PHONY: run build release test check lint fmt deps migrate bench e2e demo e2e-browser clean
 
@@ -47,18 +49,18 @@ bench: ## Load benchmark of the release binary (not part of `make test`).
 
 e2e: ## The curl walkthrough of the README against a fresh release binary.
 	$(CARGO) build --release -p jwtd
-	bash scripts/e2e.sh ./target/release/jwtd
+	bash scripts/e2e.sh $(TARGET_DIR)/release/jwtd
 
 demo: ## The SPA example (port DEMO_PAGE_PORT) and jwtd in cookie mode (DEMO_JWTD_PORT); Ctrl-C stops both.
 	$(CARGO) build --release -p jwtd
-	bash scripts/spa-demo.sh ./target/release/jwtd $(DEMO_PAGE_PORT) $(DEMO_JWTD_PORT)
+	bash scripts/spa-demo.sh $(TARGET_DIR)/release/jwtd $(DEMO_PAGE_PORT) $(DEMO_JWTD_PORT)
 
 # Debian's Chromium (never a downloaded browser) driven by playwright-core from e2e/node_modules;
 # scripts/e2e-browser-deps.sh installs both. ONLY=text runs the scenarios whose name has it.
 e2e-browser: ## The SPA example and clients/js in headless Chromium, cookie and body mode.
 	$(CARGO) build --release -p jwtd
 	@test -d e2e/node_modules/playwright-core || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-	JWTD_BIN=./target/release/jwtd node e2e/run.mjs
+	JWTD_BIN=$(TARGET_DIR)/release/jwtd node e2e/run.mjs
 
 clean:
 	$(CARGO) clean

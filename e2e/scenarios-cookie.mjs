@@ -53,7 +53,11 @@ async function formPost(page, url) {
     document.body.append(form);
     form.submit();
   }, url);
-  return (await answer).status();
+  const status = (await answer).status();
+  // The answer arrives before the page commits to it: wait for that, so that the next
+  // navigation does not race the form's.
+  await page.waitForURL(url);
+  return status;
 }
 
 export function cookieSite(site) {

@@ -12,6 +12,7 @@ mod bodies;
 mod claims;
 mod cli;
 mod config_check;
+mod cookies;
 mod django_login;
 mod engines;
 mod families;

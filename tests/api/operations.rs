@@ -73,6 +73,8 @@ async fn the_openapi_document_lists_every_endpoint(backend: Backend) {
         "/token/verify",
         "/logout",
         "/logout/all",
+        "/token/logout",
+        "/token/logout/all",
         "/me",
         "/sessions",
         "/sessions/{id}",

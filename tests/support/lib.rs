@@ -254,6 +254,18 @@ pub struct TestConfig {
     pub key: Vec<u8>,
 }
 
+/// The page origin that cookie-mode tests allow.
+pub const PAGE_ORIGIN: &str = "https://app.example.test";
+
+impl TestConfig {
+    /// Cookie mode on with its default cookies, and `PAGE_ORIGIN` allowed.
+    pub fn cookie_mode(&mut self) {
+        self.http.refresh_cookie = Some(api::cookies::CookieSettings::default());
+        self.http.cors_allowed_origins =
+            vec![api::cors::AllowedOrigin::parse(PAGE_ORIGIN).expect("an origin")];
+    }
+}
+
 impl Default for TestConfig {
     fn default() -> Self {
         Self {
@@ -306,6 +318,31 @@ impl TestResponse {
         self.headers
             .get(name)
             .map(|value| value.to_str().unwrap_or_default().to_owned())
+    }
+
+    /// Every `Set-Cookie` header, in order.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The `Set-Cookie` header that sets the cookie `name`, whole.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.set_cookies()
+            .into_iter()
+            .find(|cookie| cookie.starts_with(&prefix))
+    }
+
+    /// The value this response sets the cookie `name` to.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|cookie| {
+            let value = &cookie[name.len() + 1..];
+            value.split(';').next().unwrap_or_default().to_owned()
+        })
     }
 
     /// Asserts a 200, showing the body if not; returns the response for reading.

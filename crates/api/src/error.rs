@@ -56,6 +56,11 @@ pub enum ApiError {
     /// A Bearer token for an inactive user: 401.
     #[error("user inactive")]
     UserInactive,
+    /// A request authenticated by the refresh cookie without proof of a trusted page (an
+    /// allowed `Origin` and the CSRF token): 403 `{"detail": "CSRF Failed: ..."}`, as DRF's
+    /// `SessionAuthentication` answers.
+    #[error("CSRF check failed: {0}")]
+    Csrf(&'static str),
     /// Unknown resource, or one that belongs to someone else: 404.
     #[error("not found")]
     NotFound,
@@ -200,6 +205,10 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 detail_code("User is inactive", "user_inactive"),
             ),
+            Csrf(reason) => (
+                StatusCode::FORBIDDEN,
+                json!({ "detail": format!("CSRF Failed: {reason}") }),
+            ),
             NotFound => (StatusCode::NOT_FOUND, json!({ "detail": "Not found." })),
             MethodNotAllowed { method, .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -243,6 +252,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::VerifyBlacklisted => {
                 headers.insert(REASON_HEADER, HeaderValue::from_static("blacklisted"));
+            }
+            ApiError::Csrf(_) => {
+                headers.insert(REASON_HEADER, HeaderValue::from_static("csrf_failed"));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));

@@ -6,6 +6,8 @@
 
 mod auth;
 pub mod clock;
+pub mod cookies;
+pub mod cors;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -53,6 +55,12 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// Refuse access tokens of revoked sessions until they expire.
     pub revoke_access_on_logout: bool,
+    /// Cookie mode for browser apps (the refresh token in an `HttpOnly` cookie); `None`: off,
+    /// and request cookies are ignored.
+    pub refresh_cookie: Option<cookies::CookieSettings>,
+    /// The origins allowed to call jwtd from a browser with credentials (CORS), and the only
+    /// ones a cookie-authenticated request may come from. Empty: none.
+    pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
 }
 
 impl Default for HttpSettings {
@@ -64,6 +72,8 @@ impl Default for HttpSettings {
             check_user_is_active: true,
             trust_forwarded_for: false,
             revoke_access_on_logout: false,
+            refresh_cookie: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

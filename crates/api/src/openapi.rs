@@ -80,18 +80,19 @@ mod paths {
     #[utoipa::path(post, path = "/token", tag = "simplejwt",
         request_body(content = Credentials, description = "JSON, form-encoded or multipart"),
         responses(
-            (status = 200, description = "A new session", body = TokenPair),
+            (status = 200, description = "A new session. In cookie mode (JWTD_REFRESH_COOKIE) the refresh token is set as an HttpOnly cookie at Path /token, the CSRF token is in X-CSRF-Token and a csrftoken cookie, and the body is {\"access\"} unless JWTD_REFRESH_COOKIE_BODY", body = TokenPair),
             (status = 400, description = "DRF field errors, e.g. {\"username\":[\"This field is required.\"]}"),
             (status = 401, description = "No active account found with the given credentials", body = Detail),
         ))]
     pub fn obtain() {}
 
     #[utoipa::path(post, path = "/token/refresh", tag = "simplejwt",
-        request_body = RefreshRequest,
+        request_body(content = RefreshRequest, description = "In cookie mode, `{}` takes the refresh cookie, with an allowed Origin and X-CSRF-Token equal to the csrftoken cookie"),
         responses(
-            (status = 200, description = "A new access token, and the successor refresh token when rotation is on", body = Refreshed),
+            (status = 200, description = "A new access token, and the successor refresh token when rotation is on (in cookie mode, in its cookie)", body = Refreshed),
             (status = 400, description = "DRF field errors"),
             (status = 401, description = "Refused token (X-Jwtd-Reason says why) or no active account", body = Detail),
+            (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing consumed", body = Detail),
         ))]
     pub fn refresh() {}
 
@@ -112,6 +113,15 @@ mod paths {
         ))]
     pub fn logout() {}
 
+    #[utoipa::path(post, path = "/token/logout", tag = "simplejwt",
+        request_body(content = Option<RefreshRequest>, description = "As /logout; in cookie mode, `{}` takes the refresh cookie (with the CSRF proof)"),
+        responses(
+            (status = 200, description = "Blacklisted, session ended, cookies cleared: {}"),
+            (status = 401, description = "Invalid or already blacklisted", body = Detail),
+            (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing revoked", body = Detail),
+        ))]
+    pub fn token_logout() {}
+
     #[utoipa::path(get, path = "/me", tag = "sessions",
         security(("bearer" = [])),
         responses(
@@ -128,6 +138,16 @@ mod paths {
             (status = 401, body = Detail),
         ))]
     pub fn logout_all() {}
+
+    #[utoipa::path(post, path = "/token/logout/all", tag = "sessions",
+        security(("bearer" = [])),
+        request_body(content = Option<RefreshRequest>, description = "As /logout/all; in cookie mode, `{}` takes the refresh cookie (with the CSRF proof)"),
+        responses(
+            (status = 200, description = "Every session of the user ended, cookies cleared: {}"),
+            (status = 401, body = Detail),
+            (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing revoked", body = Detail),
+        ))]
+    pub fn token_logout_all() {}
 
     #[utoipa::path(get, path = "/sessions", tag = "sessions",
         security(("bearer" = [])),
@@ -186,8 +206,8 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "jwtd", description = "A refresh-token rotation server speaking djangorestframework-simplejwt's wire protocol."),
     paths(
-        paths::obtain, paths::refresh, paths::verify, paths::logout, paths::me,
-        paths::logout_all, paths::sessions, paths::revoke_session, paths::healthz,
+        paths::obtain, paths::refresh, paths::verify, paths::logout, paths::token_logout,
+        paths::me, paths::logout_all, paths::token_logout_all, paths::sessions, paths::revoke_session, paths::healthz,
         paths::readyz, paths::metrics, paths::jwks,
     ),
     components(schemas(

@@ -42,13 +42,17 @@ pub fn router(state: AppState) -> Router {
 /// Builds the router with `options`.
 pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     let mut router = Router::new();
-    let posts: [(&str, MethodRouter<AppState>); 6] = [
+    // `/token/logout` and `/token/logout/all` are `/logout` and `/logout/all` under the
+    // refresh cookie's `Path`, so that a browser sends the cookie to them.
+    let posts: [(&str, MethodRouter<AppState>); 8] = [
         ("/token", post(token::obtain)),
         ("/token/refresh", post(token::refresh)),
         ("/token/verify", post(token::verify)),
         ("/logout", post(token::logout)),
+        ("/token/logout", post(token::logout)),
         ("/token/blacklist", post(token::logout)),
         ("/logout/all", post(sessions::logout_all)),
+        ("/token/logout/all", post(sessions::logout_all)),
     ];
     for (path, route) in posts {
         let route = route
@@ -96,6 +100,11 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     // With `Bearer` first (the default), every 401 already names it: no layer to run.
     if let Some(challenge) = www_authenticate_challenge(&state.http.auth_header_types) {
         router = router.layer(middleware::from_fn_with_state(challenge, www_authenticate));
+    }
+    // Around everything but the request id, so that every answer to an allowed origin (errors
+    // too) carries CORS headers.
+    if let Some(cors) = crate::cors::layer(&state.http) {
+        router = router.layer(cors);
     }
     // Outermost, so that its id is on every answer; added with `layer` (not around the whole
     // router) so that it runs after routing and sees the matched path template.

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use report::check;
 pub use sections::{
-    DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig, TokenConfig,
+    BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig,
+    TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -39,6 +40,9 @@ pub struct Config {
     /// The listener and request authentication.
     #[serde(flatten)]
     pub http: HttpConfig,
+    /// Cookie mode and CORS for browser apps.
+    #[serde(flatten)]
+    pub browser: BrowserConfig,
     /// Sharing revoked sessions between instances.
     #[serde(flatten)]
     pub revocation: RevocationConfig,
@@ -117,8 +121,14 @@ impl Config {
     /// # Errors
     /// A message naming the setting whose value is bad.
     pub fn load(file: Option<&Path>) -> anyhow::Result<(Self, Vec<String>)> {
-        let (figment, warnings) = Self::sources(file)?;
-        Ok((Self::from_sources(&figment)?, warnings))
+        let (figment, mut warnings) = Self::sources(file)?;
+        let config = Self::from_sources(&figment)?;
+        if config.browser.refresh_cookie.0 && !config.browser.refresh_cookie_secure.0 {
+            warnings.push(
+                "JWTD_REFRESH_COOKIE_SECURE=false: the refresh cookie also travels over plain HTTP; for http://localhost development only".to_owned(),
+            );
+        }
+        Ok((config, warnings))
     }
 
     /// The settings as given, not yet read: defaults, then `file` (TOML) if given, then
@@ -173,6 +183,7 @@ impl Config {
         let mut refusals = Vec::new();
         let tokens = section(figment, &mut refusals);
         let http = section(figment, &mut refusals);
+        let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
         let passwords = section(figment, &mut refusals);
@@ -203,10 +214,13 @@ impl Config {
         if let Some(first) = refusals.into_iter().min_by(|a, b| a.key.cmp(&b.key)) {
             bail!(first.message);
         }
-        match (tokens, http, revocation, database, passwords, logging) {
+        match (
+            tokens, http, browser, revocation, database, passwords, logging,
+        ) {
             (
                 Some(tokens),
                 Some(http),
+                Some(browser),
                 Some(revocation),
                 Some(database),
                 Some(passwords),
@@ -214,6 +228,7 @@ impl Config {
             ) => Ok(Self {
                 tokens,
                 http,
+                browser,
                 revocation,
                 database,
                 passwords,
@@ -249,6 +264,7 @@ impl Config {
             bail!("invalid setting JWTD_AUTH_HEADER_TYPES: at least one scheme is required");
         }
         axum_header_name(&self.http.auth_header_name)?;
+        self.browser.settings()?;
         for (key, value) in [
             ("user_id_claim", &self.tokens.user_id_claim),
             ("token_type_claim", &self.tokens.token_type_claim),
@@ -343,7 +359,17 @@ mod tests {
     #[test]
     fn every_setting_keeps_its_flat_name_and_default() {
         let defaults = serde_json::to_value(Config::default()).unwrap();
-        let expected = serde_json::json!({
+        // Two halves: one `json!` of every setting is past the macro's recursion limit.
+        let browser = serde_json::json!({
+            "refresh_cookie": false,
+            "refresh_cookie_secure": true,
+            "refresh_cookie_samesite": "Strict",
+            "refresh_cookie_name": "refresh_token",
+            "refresh_cookie_domain": null,
+            "refresh_cookie_body": false,
+            "cors_allowed_origins": [],
+        });
+        let mut expected = serde_json::json!({
             "access_token_lifetime": 300,
             "refresh_token_lifetime": 86_400,
             "rotate_refresh_tokens": true,
@@ -382,8 +408,11 @@ mod tests {
             "log": "info",
             "log_format": "text",
         });
+        if let (Some(expected), Some(browser)) = (expected.as_object_mut(), browser.as_object()) {
+            expected.extend(browser.clone());
+        }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 39);
+        assert_eq!(known_keys().len(), 46);
     }
 
     #[test]
@@ -419,5 +448,66 @@ mod tests {
             refusal("database_max_connections = \"x\""),
             "invalid setting JWTD_DATABASE_MAX_CONNECTIONS (TOML source string): invalid type: found string \"x\", expected u32"
         );
+    }
+
+    #[test]
+    fn cookie_mode_settings_are_checked_and_a_bad_one_is_named() {
+        let settings = |toml: &str| {
+            let figment =
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+            let config = Config::extract(&figment, &known_keys()).unwrap();
+            config.check().map(|()| config.browser.settings().unwrap())
+        };
+        let refusal = |toml: &str| settings(toml).unwrap_err().to_string();
+        let (cookie, origins) = settings("").unwrap();
+        assert!(
+            cookie.is_none() && origins.is_empty(),
+            "cookie mode and CORS are off by default"
+        );
+        let (cookie, origins) = settings(
+            "refresh_cookie = true\nrefresh_cookie_samesite = \"lax\"\nrefresh_cookie_domain = \".Example.com\"\ncors_allowed_origins = \"https://app.example.com/, http://localhost:5173\"",
+        )
+        .unwrap();
+        let cookie = cookie.unwrap();
+        assert_eq!(cookie.same_site, api::cookies::SameSite::Lax);
+        assert_eq!(cookie.domain.as_deref(), Some("example.com"));
+        assert_eq!(
+            origins
+                .iter()
+                .map(|origin| origin.as_str())
+                .collect::<Vec<_>>(),
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        for (toml, setting) in [
+            (
+                "refresh_cookie_samesite = \"sometimes\"",
+                "JWTD_REFRESH_COOKIE_SAMESITE",
+            ),
+            (
+                "refresh_cookie_samesite = \"None\"\nrefresh_cookie_secure = false",
+                "JWTD_REFRESH_COOKIE_SAMESITE",
+            ),
+            ("refresh_cookie_name = \"a b\"", "JWTD_REFRESH_COOKIE_NAME"),
+            (
+                "refresh_cookie_name = \"csrftoken\"",
+                "JWTD_REFRESH_COOKIE_NAME",
+            ),
+            (
+                "refresh_cookie_domain = \"x;y\"",
+                "JWTD_REFRESH_COOKIE_DOMAIN",
+            ),
+            ("cors_allowed_origins = \"*\"", "JWTD_CORS_ALLOWED_ORIGINS"),
+            (
+                "cors_allowed_origins = \"app.example.com\"",
+                "JWTD_CORS_ALLOWED_ORIGINS",
+            ),
+            ("refresh_cookie = true", "JWTD_CORS_ALLOWED_ORIGINS"),
+        ] {
+            assert!(
+                refusal(toml).starts_with(&format!("invalid setting {setting}: ")),
+                "{toml}: {}",
+                refusal(toml)
+            );
+        }
     }
 }

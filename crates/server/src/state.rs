@@ -164,6 +164,7 @@ pub fn app_state_with(
     revoked: Arc<RevokedSessions>,
 ) -> anyhow::Result<AppState> {
     let codec = Arc::new(codec(config)?);
+    let (refresh_cookie, cors_allowed_origins) = config.browser.settings()?;
     let http = HttpSettings {
         auth_header_types: config.http.auth_header_types.0.clone(),
         auth_header_name: axum_header_name(&config.http.auth_header_name)?,
@@ -171,6 +172,8 @@ pub fn app_state_with(
         check_user_is_active: config.http.check_user_is_active.0,
         trust_forwarded_for: config.http.trust_x_forwarded_for.0,
         revoke_access_on_logout: config.revocation.revoke_access_on_logout.0,
+        refresh_cookie,
+        cors_allowed_origins,
     };
     let state = api::assemble(Parts {
         db,

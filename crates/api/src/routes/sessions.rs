@@ -4,11 +4,13 @@
 use auth_core::{FamilyId, Revocation, UserId};
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Json, RequestExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::AuthenticatedUser;
+use crate::cookies::{self, BrowserCookies};
 use crate::error::ApiError;
 use crate::events::Client;
 use crate::input::Fields;
@@ -59,29 +61,31 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /logout/all`: ends every session of the user named by a Bearer access token, or,
-/// without one, by a `{refresh}` token in the body.
+/// `POST /logout/all` (also `/token/logout/all`): ends every session of the user named by a
+/// Bearer access token, or, without one, by a `{refresh}` token in the body (or, in cookie
+/// mode, the refresh cookie), and clears the cookie.
 pub async fn logout_all(
     State(state): State<AppState>,
     client: Client,
+    browser: BrowserCookies,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let user = if AuthenticatedUser::present(&parts, &state) {
         let auth = AuthenticatedUser::from_request_parts(&mut parts, &state).await?;
         UserId(auth.user.id)
     } else {
         let fields: Fields = Request::from_parts(parts, body).extract().await?;
-        // Without a usable `refresh` field the request carries no credentials at all; a
-        // body DRF cannot parse is still refused as such.
-        let [token] = fields
-            .required_strings(["refresh"])
+        // Without a usable `refresh` field (or cookie) the request carries no credentials at
+        // all; a body DRF cannot parse is still refused as such.
+        let presented = browser
+            .refresh_token(&fields)
             .map_err(|error| match error {
                 ApiError::Fields(_) => ApiError::NotAuthenticated,
                 other => other,
             })?;
-        tokens::refresh_token_owner(&state, &token, &client).await?
+        tokens::refresh_token_owner(&state, &presented.token, &client).await?
     };
     tokens::logout_all(&state, user, &client).await?;
-    Ok(Json(json!({})))
+    cookies::ended(&state, &browser, None, super::token::empty_object())
 }

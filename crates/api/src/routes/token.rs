@@ -1,35 +1,49 @@
-//! simplejwt's endpoints: `/token`, `/token/refresh`, `/token/verify`, `/logout`.
+//! simplejwt's endpoints: `/token`, `/token/refresh`, `/token/verify`, `/logout` (also
+//! `/token/logout`, under the refresh cookie's `Path`).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::cookies::{self, BrowserCookies};
 use crate::error::ApiError;
 use crate::events::Client;
 use crate::input::Fields;
 use crate::tokens;
 
-/// `POST /token`: `{username, password}` -> `{"refresh", "access"}`.
+/// `POST /token`: `{username, password}` -> `{"refresh", "access"}` (in cookie mode, the
+/// refresh token in its cookie).
 pub async fn obtain(
     State(state): State<AppState>,
     client: Client,
+    browser: BrowserCookies,
     fields: Fields,
-) -> Result<Json<tokens::Pair>, ApiError> {
+) -> Result<Response, ApiError> {
     let [username, password] = fields.required_strings(["username", "password"])?;
     let pair = tokens::obtain_pair(&state, &username, password.into_owned(), &client).await?;
-    Ok(Json(pair))
+    cookies::session(&state, &browser, &pair, &pair.access, &pair.refresh, None)
 }
 
-/// `POST /token/refresh`: `{refresh}` -> `{"access"}`, plus `"refresh"` with rotation on.
+/// `POST /token/refresh`: `{refresh}` (or, in cookie mode, the refresh cookie) ->
+/// `{"access"}`, plus `"refresh"` with rotation on (in cookie mode, in its cookie).
 pub async fn refresh(
     State(state): State<AppState>,
     client: Client,
+    browser: BrowserCookies,
     fields: Fields,
-) -> Result<Json<tokens::Refreshed>, ApiError> {
-    let [token] = fields.required_strings(["refresh"])?;
-    Ok(Json(tokens::refresh(&state, &token, &client).await?))
+) -> Result<Response, ApiError> {
+    let presented = browser.refresh_token(&fields)?;
+    let refreshed = tokens::refresh(&state, &presented.token, &client).await?;
+    let current = refreshed.refresh.as_deref().unwrap_or(&presented.token);
+    cookies::session(
+        &state,
+        &browser,
+        &refreshed,
+        &refreshed.access,
+        current,
+        Some(&presented),
+    )
 }
 
 /// `POST /token/verify`: `{token}` -> `{}`.
@@ -42,20 +56,22 @@ pub async fn verify(
     Ok(empty_object())
 }
 
-/// `POST /logout` (simplejwt's `TokenBlacklistView`): `{refresh}` -> `{}`.
+/// `POST /logout` (simplejwt's `TokenBlacklistView`): `{refresh}` (or, in cookie mode, the
+/// refresh cookie) -> `{}`, clearing the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     client: Client,
+    browser: BrowserCookies,
     fields: Fields,
-) -> Result<impl IntoResponse, ApiError> {
-    let [token] = fields.required_strings(["refresh"])?;
-    tokens::logout(&state, &token, &client).await?;
-    Ok(empty_object())
+) -> Result<Response, ApiError> {
+    let presented = browser.refresh_token(&fields)?;
+    tokens::logout(&state, &presented.token, &client).await?;
+    cookies::ended(&state, &browser, Some(&presented.token), empty_object())
 }
 
 /// simplejwt's empty success body: the bytes and media type `Json(json!({}))` answers,
 /// without building and serializing a map on every request.
-fn empty_object() -> impl IntoResponse {
+pub(super) fn empty_object() -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::{anyhow, bail};
+use api::cookies::{CSRF_COOKIE, CookieSettings, SameSite};
+use api::cors::AllowedOrigin;
 use api::db::DbOptions;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -109,6 +112,44 @@ impl Default for HttpConfig {
             trust_x_forwarded_for: Flag(false),
             metrics: Flag(true),
             metrics_bind: None,
+        }
+    }
+}
+
+/// Browser apps: cookie mode (the refresh token in an `HttpOnly` cookie) and CORS.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BrowserConfig {
+    /// Cookie mode: `/token` and `/token/refresh` set the refresh token as a cookie, and the
+    /// refresh and logout paths under `/token` take it from there.
+    pub refresh_cookie: Flag,
+    /// Mark the cookies `Secure`; off only for `http://localhost` development.
+    pub refresh_cookie_secure: Flag,
+    /// The cookies' `SameSite`: `Strict`, `Lax` or `None` (which requires `Secure`).
+    #[serde(deserialize_with = "lenient::text")]
+    pub refresh_cookie_samesite: String,
+    /// The refresh cookie's name.
+    #[serde(deserialize_with = "lenient::text")]
+    pub refresh_cookie_name: String,
+    /// The cookies' `Domain`; unset, they belong to jwtd's host alone.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub refresh_cookie_domain: Option<String>,
+    /// Keep the refresh token in the JSON body as well.
+    pub refresh_cookie_body: Flag,
+    /// Origins (`https://app.example.com`) allowed to call jwtd from a browser with
+    /// credentials, and the only ones cookie-authenticated requests may come from.
+    pub cors_allowed_origins: List,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            refresh_cookie: Flag(false),
+            refresh_cookie_secure: Flag(true),
+            refresh_cookie_samesite: "Strict".to_owned(),
+            refresh_cookie_name: "refresh_token".to_owned(),
+            refresh_cookie_domain: None,
+            refresh_cookie_body: Flag(false),
+            cors_allowed_origins: List(Vec::new()),
         }
     }
 }
@@ -227,4 +268,88 @@ impl Default for LogConfig {
             format: LogFormat::Text,
         }
     }
+}
+
+impl BrowserConfig {
+    /// The cookie settings (`None` with cookie mode off) and the allowed origins, checked.
+    ///
+    /// # Errors
+    /// A message naming the setting whose value is bad: an unknown `SameSite`, `None`
+    /// without `Secure`, a cookie name or domain that cannot be one, an entry of the origin
+    /// list that is not an origin, or cookie mode with no origin to come from.
+    pub fn settings(&self) -> anyhow::Result<(Option<CookieSettings>, Vec<AllowedOrigin>)> {
+        let same_site = SameSite::parse(&self.refresh_cookie_samesite).ok_or_else(|| {
+            anyhow!(
+                "invalid setting JWTD_REFRESH_COOKIE_SAMESITE: {:?} is not Strict, Lax or None",
+                self.refresh_cookie_samesite
+            )
+        })?;
+        if same_site == SameSite::None && !self.refresh_cookie_secure.0 {
+            bail!(
+                "invalid setting JWTD_REFRESH_COOKIE_SAMESITE: None requires JWTD_REFRESH_COOKIE_SECURE=true (browsers refuse a SameSite=None cookie without Secure)"
+            );
+        }
+        let name = self.refresh_cookie_name.trim();
+        if !is_cookie_name(name) || name == CSRF_COOKIE {
+            bail!(
+                "invalid setting JWTD_REFRESH_COOKIE_NAME: {name:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~, not {CSRF_COOKIE:?})"
+            );
+        }
+        let domain = match self.refresh_cookie_domain.as_deref().map(str::trim) {
+            Some(domain) => {
+                let bare = domain.strip_prefix('.').unwrap_or(domain);
+                if !is_domain_name(bare) {
+                    bail!(
+                        "invalid setting JWTD_REFRESH_COOKIE_DOMAIN: {domain:?} is not a domain name"
+                    );
+                }
+                Some(bare.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        let origins = self
+            .cors_allowed_origins
+            .0
+            .iter()
+            .map(|origin| AllowedOrigin::parse(origin))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| anyhow!("invalid setting JWTD_CORS_ALLOWED_ORIGINS: {error}"))?;
+        if !self.refresh_cookie.0 {
+            return Ok((None, origins));
+        }
+        if origins.is_empty() {
+            bail!(
+                "invalid setting JWTD_CORS_ALLOWED_ORIGINS: cookie mode (JWTD_REFRESH_COOKIE=true) needs the origins of the pages that use it"
+            );
+        }
+        let cookie = CookieSettings {
+            name: name.to_owned(),
+            secure: self.refresh_cookie_secure.0,
+            same_site,
+            domain,
+            in_body: self.refresh_cookie_body.0,
+        };
+        Ok((Some(cookie), origins))
+    }
+}
+
+/// An RFC 6265 cookie name: one or more token characters.
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
+/// A host name: dot-separated labels of letters, digits and hyphens.
+fn is_domain_name(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+        })
 }
