@@ -14,7 +14,7 @@ pub use keys::{Algorithm, KeyError, Keys};
 pub use kinds::{CheckedToken, RefreshSpec, SESSION_CLAIM, TokenKind, UserClaim, VerifiedToken};
 
 use crate::settings::TokenSettings;
-use verify::Verifier;
+use verify::{OwnTokens, Verifier};
 
 /// Mints and verifies tokens under one set of settings and keys.
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ pub struct TokenCodec {
     keys: Keys,
     /// One per verifying key, in the keys' order.
     verifiers: Vec<Verifier>,
+    /// `check`'s path for the tokens jwtd's HMAC key mints, when it has one.
+    own: Option<OwnTokens>,
 }
 
 impl TokenCodec {
@@ -34,10 +36,12 @@ impl TokenCodec {
             .iter()
             .map(|key| Verifier::new(key, &settings))
             .collect();
+        let own = OwnTokens::new(keys.signing(), &settings);
         Self {
             settings,
             keys,
             verifiers,
+            own,
         }
     }
 

@@ -40,6 +40,10 @@ const READ: [&str; 8] = [
     "sid",
 ];
 
+/// The claims jsonwebtoken's own checks read. Its `decode` refuses a payload naming one of
+/// them twice, so reading claims by hand must too (see `own.rs`).
+const UNIQUE: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
+
 /// The claims of [`READ`] that a payload holds; every other claim is parsed and dropped. As
 /// with a map, a claim given twice keeps its last value.
 #[derive(Debug, Default)]
@@ -69,7 +73,13 @@ impl<'de> Visitor<'de> for ReadVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReadClaims, A::Error> {
         let mut claims = ReadClaims::default();
+        let mut seen = [false; UNIQUE.len()];
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if let Some(unique) = UNIQUE.iter().position(|claim| *claim == name)
+                && std::mem::replace(&mut seen[unique], true)
+            {
+                return Err(serde::de::Error::duplicate_field(UNIQUE[unique]));
+            }
             match READ.iter().position(|read| *read == name) {
                 Some(slot) => claims.0[slot] = Some(map.next_value()?),
                 // Parsed as the map would parse it, then dropped: a claim the map refuses
@@ -88,7 +98,7 @@ mod tests {
     #[test]
     fn the_read_claims_are_the_maps_values_and_the_others_are_absent() {
         let payload = r#"{"token_type":"access","exp":1.5e9,"user_id":"7","jti":"a","x":{"y":[1]},
-            "jti":"b","sid":null,"sub":3,"iat":1,"nbf":"2","ex\u0070":9}"#;
+            "jti":"b","sid":null,"sub":3,"iat":1,"nbf":"2","i\u0061t":9}"#;
         let map: Map<String, Value> = serde_json::from_str(payload).unwrap();
         let read: ReadClaims = serde_json::from_str(payload).unwrap();
         for name in READ.iter().chain(&["x", "aud", "missing"]) {
@@ -99,6 +109,25 @@ mod tests {
             };
             assert_eq!(Claims::get(&read, name), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_claim_the_library_checks_given_twice_is_refused() {
+        for payload in [
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"sub":"a","x":1,"s\u0075b":"b"}"#,
+            r#"{"aud":"a","aud":"b"}"#,
+            r#"{"iss":1,"iss":1}"#,
+            r#"{"nbf":1,"nbf":null}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ReadClaims>(payload).is_err(),
+                "{payload}"
+            );
+        }
+        // Others keep their last value, as in a map.
+        let read: ReadClaims = serde_json::from_str(r#"{"jti":"a","jti":"b"}"#).unwrap();
+        assert_eq!(Claims::get(&read, "jti"), Some(&Value::from("b")));
     }
 
     #[test]

@@ -361,3 +361,52 @@ fn every_crafted_token_gets_its_recorded_answer() {
         "the corpus holds a crit header jwtd accepted before"
     );
 }
+
+/// The own-token path of `check` (`own.rs`) gives the library's answer for every token,
+/// under every codec, expected type and instant, including payloads the library refuses
+/// for naming a claim it checks twice.
+#[test]
+fn the_own_token_path_differs_from_the_library_nowhere() {
+    let mut tokens = tokens();
+    for payload in [
+        access_payload(r#","exp":1"#),
+        access_payload(r#","nbf":1,"nbf":2"#),
+        access_payload(r#","sub":"1","s\u0075b":"2""#),
+        access_payload(r#","aud":"jwtd","aud":"jwtd""#),
+        access_payload(r#","iss":"jwtd-issuer","iss":"x""#),
+    ] {
+        tokens.push(signed(HEADER, &payload, false));
+    }
+    let own_header = b64(HEADER.as_bytes());
+    let on_own_path = tokens
+        .iter()
+        .filter(|token| token.starts_with(&format!("{own_header}.")))
+        .count();
+    assert!(
+        on_own_path > 20,
+        "only {on_own_path} tokens reach the own path"
+    );
+    let codecs = codecs();
+    assert!(
+        codecs[0].has_own_path(),
+        "the default settings take the own path"
+    );
+    for codec in codecs {
+        let library = codec.clone().without_own_path();
+        for token in &tokens {
+            for expected in [None, Some(TokenKind::Access), Some(TokenKind::Refresh)] {
+                for now in [NOW, NOW + 3_600] {
+                    let answer = |codec: &TokenCodec| {
+                        format!(
+                            "{:?}",
+                            codec
+                                .check(token, expected, now)
+                                .map(|c| (c.kind, c.jti, c.exp, c.user, c.family))
+                        )
+                    };
+                    assert_eq!(answer(&codec), answer(&library), "{token}");
+                }
+            }
+        }
+    }
+}
