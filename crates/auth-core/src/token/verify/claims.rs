@@ -44,6 +44,9 @@ const READ: [&str; 8] = [
 /// them twice, so reading claims by hand must too (see `own.rs`).
 const UNIQUE: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
 
+/// The claims jsonwebtoken parses as a number (`exp`, `nbf`) or a string (`sub`).
+const SCALAR: [&str; 3] = ["exp", "nbf", "sub"];
+
 /// The claims of [`READ`] that a payload holds; every other claim is parsed and dropped. As
 /// with a map, a claim given twice keeps its last value.
 #[derive(Debug, Default)]
@@ -81,6 +84,17 @@ impl<'de> Visitor<'de> for ReadVisitor {
                 return Err(serde::de::Error::duplicate_field(UNIQUE[unique]));
             }
             match READ.iter().position(|read| *read == name) {
+                // jsonwebtoken reads these as a number or a string; an array or object there
+                // can leave its parser inside the value, which refuses the whole payload.
+                Some(slot) if SCALAR.contains(&&*name) => {
+                    let value: Value = map.next_value()?;
+                    if stops_the_library(&name, &value) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "{name} is an array or an object"
+                        )));
+                    }
+                    claims.0[slot] = Some(value);
+                }
                 Some(slot) => claims.0[slot] = Some(map.next_value()?),
                 // Parsed as the map would parse it, then dropped: a claim the map refuses
                 // (a number out of range, bytes that are not UTF-8) refuses the token here too.
@@ -88,6 +102,18 @@ impl<'de> Visitor<'de> for ReadVisitor {
             }
         }
         Ok(claims)
+    }
+}
+
+/// Whether jsonwebtoken's claim parser stops inside `value` of claim `name` (one of
+/// [`SCALAR`]). It reads `sub` as a string and gives up at an array's or object's first
+/// byte; it reads `exp` and `nbf` as any value and, on an array or object, gives up after
+/// its opening bracket, which it passes only when the closing one comes next.
+fn stops_the_library(name: &str, value: &Value) -> bool {
+    match value {
+        Value::Array(items) => name == "sub" || !items.is_empty(),
+        Value::Object(members) => name == "sub" || !members.is_empty(),
+        _ => false,
     }
 }
 

@@ -102,6 +102,16 @@ impl OwnTokens {
     }
 }
 
+impl std::fmt::Debug for OwnTokens {
+    /// The header only: the keyed MAC holds state derived from the secret.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OwnTokens")
+            .field("header", &String::from_utf8_lossy(&self.header))
+            .finish_non_exhaustive()
+    }
+}
+
 /// `bytes` before and after its last dot.
 fn split_last(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let dot = bytes.iter().rposition(|byte| *byte == b'.')?;
