@@ -60,6 +60,11 @@ impl Jwtd {
                 "JWTD_ARGON2_PARALLELISM".to_owned(),
                 cost.parallelism.to_string(),
             ),
+            // Every request of a benchmark comes from one loopback address: the per-address
+            // limits, which exist to slow exactly such a client, would measure themselves.
+            ("JWTD_LOGIN_ADDRESS_MAX_ATTEMPTS".to_owned(), "0".to_owned()),
+            ("JWTD_REFRESH_RATE_PER_MINUTE".to_owned(), "0".to_owned()),
+            ("JWTD_VERIFY_RATE_PER_MINUTE".to_owned(), "0".to_owned()),
         ];
         if let Some(schema) = schema {
             env.push(("JWTD_DATABASE_SCHEMA".to_owned(), schema.to_owned()));

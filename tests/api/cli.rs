@@ -410,3 +410,33 @@ async fn events_show_logins_failures_and_reuse_without_tokens() {
     assert!(lines[1].contains(&sid(&r0)), "{table}");
     assert!(!table.contains(&r0), "{table}");
 }
+
+/// Issue 15: a replay inside the grace window by the client that rotated is honoured, and
+/// `jwtd events` shows it as `rotation_grace_replay`.
+#[tokio::test]
+async fn events_show_an_honoured_grace_replay() {
+    let site = Site::new(&[]);
+    site.create_user("alice", "wonderland");
+    let server = site.serve();
+    let session = login(&server, "alice", "wonderland", "test").await;
+    assert_eq!(session.status, 200, "{}", session.text);
+    let r0 = session.str("refresh");
+    let rotated = refresh(&server, &r0).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    // The same client (User-Agent `test`, loopback) retries: a lost response, not a thief.
+    let replay = refresh(&server, &r0).await;
+    assert_eq!(replay.status, 200, "{}", replay.text);
+    assert_eq!(replay.str("refresh"), rotated.str("refresh"));
+
+    let out = site.jwtd_ok(&["events", "--user", "alice", "--json"], "");
+    assert!(!out.contains(&r0), "{out}");
+    let events = json_lines(&out);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["rotation_grace_replay", "login_succeeded"]);
+    assert_eq!(events[0]["session"], json!(sid(&r0)));
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert_eq!(events[0]["user_agent"], "test");
+}

@@ -112,6 +112,64 @@ fn config_check_exits_2_naming_an_invalid_setting() {
     }
 }
 
+/// Issue 15: the abuse limits and trusted proxies are settings like any other; the replaced
+/// `JWTD_TRUST_X_FORWARDED_FOR` stops start-up naming its successor, and a proxy entry that
+/// is neither an address nor a CIDR is named.
+#[test]
+fn config_check_shows_the_abuse_settings_and_refuses_the_replaced_forwarded_for() {
+    let site = Site::new(&[
+        ("JWTD_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ("JWTD_LOGIN_USERNAME_MAX_FAILURES", "3"),
+        ("JWTD_ROTATION_GRACE_BINDING", "user-agent"),
+    ]);
+    let output = check(&site, &[]);
+    let report = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report}{}",
+        text(&output.stderr)
+    );
+    for (name, value, origin) in [
+        ("JWTD_TRUSTED_PROXIES", "10.0.0.0/8,::1", "environment"),
+        ("JWTD_LOGIN_USERNAME_MAX_FAILURES", "3", "environment"),
+        ("JWTD_LOGIN_USERNAME_WINDOW", "900", "default"),
+        ("JWTD_LOGIN_ADDRESS_MAX_ATTEMPTS", "30", "default"),
+        ("JWTD_LOGIN_ADDRESS_WINDOW", "60", "default"),
+        ("JWTD_REFRESH_RATE_PER_MINUTE", "120", "default"),
+        ("JWTD_VERIFY_RATE_PER_MINUTE", "600", "default"),
+        ("JWTD_ROTATION_GRACE_BINDING", "user-agent", "environment"),
+    ] {
+        let shown = line(&report, name);
+        assert!(shown.starts_with(&format!("{name}={value} ")), "{report}");
+        assert!(shown.ends_with(&format!("# {origin}")), "{report}");
+    }
+
+    for (name, value, message) in [
+        (
+            "JWTD_TRUST_X_FORWARDED_FOR",
+            "true",
+            "jwtd: JWTD_TRUST_X_FORWARDED_FOR was replaced by JWTD_TRUSTED_PROXIES",
+        ),
+        (
+            "JWTD_TRUSTED_PROXIES",
+            "10.0.0.0/8,proxy.internal",
+            "jwtd: invalid setting JWTD_TRUSTED_PROXIES: \"proxy.internal\" is not an address or a CIDR",
+        ),
+        (
+            "JWTD_ROTATION_GRACE_BINDING",
+            "ip",
+            "jwtd: invalid setting JWTD_ROTATION_GRACE_BINDING",
+        ),
+    ] {
+        let site = Site::new(&[(name, value)]);
+        let output = check(&site, &[]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.starts_with(message), "{stderr}");
+    }
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -7,6 +7,7 @@
     reason = "tests: a failed step must fail the test loudly"
 )]
 
+mod abuse;
 mod access_revocation;
 mod bodies;
 mod claims;
@@ -17,7 +18,9 @@ mod django_login;
 mod engines;
 mod families;
 mod flush;
+mod grace_binding;
 mod keys_generate;
+mod login_timing;
 mod logout;
 mod logs;
 mod me;

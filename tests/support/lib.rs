@@ -9,6 +9,7 @@
     reason = "test support: a failed setup must fail the test loudly"
 )]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -252,6 +253,8 @@ pub struct TestConfig {
     pub algorithm: Algorithm,
     /// Signing key.
     pub key: Vec<u8>,
+    /// The argon2id memory cost, KiB: tiny by default, for speed.
+    pub argon2_memory_kib: u32,
 }
 
 /// The page origin that cookie-mode tests allow.
@@ -273,6 +276,7 @@ impl Default for TestConfig {
             http: HttpSettings::default(),
             algorithm: Algorithm::HS256,
             key: TEST_KEY.to_vec(),
+            argon2_memory_kib: 256,
         }
     }
 }
@@ -441,7 +445,7 @@ impl TestApp {
         let keys = Keys::hmac(config.algorithm, &config.key).expect("keys");
         let codec = Arc::new(TokenCodec::new(config.tokens.clone(), keys));
         let clock = Arc::new(ManualClock::new(T0));
-        let hasher = PasswordHasher::new(256, 1, 1, [9; 16]).expect("hasher");
+        let hasher = PasswordHasher::new(config.argon2_memory_kib, 1, 1, [9; 16]).expect("hasher");
         let state = api::assemble(Parts {
             db,
             codec: Arc::clone(&codec),
@@ -468,7 +472,23 @@ impl TestApp {
         body: Send,
         headers: &[(&str, &str)],
     ) -> TestResponse {
+        self.request_from(None, method, path, body, headers).await
+    }
+
+    /// Sends a request through the router as if it came over a socket from `peer` (what
+    /// the server's `ConnectInfo` gives; without one, the client has no address).
+    pub async fn request_from(
+        &self,
+        peer: Option<SocketAddr>,
+        method: Method,
+        path: &str,
+        body: Send,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
+        if let Some(peer) = peer {
+            builder = builder.extension(axum::extract::ConnectInfo(peer));
+        }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }

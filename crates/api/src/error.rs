@@ -61,6 +61,10 @@ pub enum ApiError {
     /// `SessionAuthentication` answers.
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
+    /// Over a rate limit, or a locked username: 429 with `Retry-After` (these seconds) and
+    /// DRF's `Throttled` body.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
     /// Unknown resource, or one that belongs to someone else: 404.
     #[error("not found")]
     NotFound,
@@ -209,6 +213,15 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 json!({ "detail": format!("CSRF Failed: {reason}") }),
             ),
+            Throttled(wait) => {
+                let unit = if *wait == 1 { "second" } else { "seconds" };
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({
+                        "detail": format!("Request was throttled. Expected available in {wait} {unit}.")
+                    }),
+                )
+            }
             NotFound => (StatusCode::NOT_FOUND, json!({ "detail": "Not found." })),
             MethodNotAllowed { method, .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -261,6 +274,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Throttled(wait) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*wait));
             }
             _ => {}
         }

@@ -2,7 +2,7 @@
 //! The store writes their rows, in the transaction of the change they describe;
 //! `crate::security` logs them once that has committed.
 
-use auth_core::{FamilyId, UserId};
+use auth_core::{ClientMark, ClientMarkKey, FamilyId, UserId};
 
 pub use auth_core::EventKind;
 
@@ -13,6 +13,14 @@ pub struct Client {
     pub ip: Option<String>,
     /// The `User-Agent` header, truncated.
     pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The keyed digest of this client that a rotation records and a grace replay must
+    /// match.
+    pub fn mark(&self, key: &ClientMarkKey) -> ClientMark {
+        ClientMark::of(key, self.user_agent.as_deref(), self.ip.as_deref())
+    }
 }
 
 /// One security event. Never carries a token or a password.
@@ -56,7 +64,10 @@ impl<'a> Event<'a> {
 pub fn log(event: &Event<'_>) {
     let user_id = event.user.map(|user| user.0);
     let family_id = event.family.map(FamilyId::as_str);
-    if event.kind == EventKind::ReuseDetected || event.kind == EventKind::LoginFailed {
+    if matches!(
+        event.kind,
+        EventKind::ReuseDetected | EventKind::LoginFailed | EventKind::RotationGraceReplay
+    ) {
         tracing::warn!(
             target: "jwtd::security",
             event = event.kind.as_str(),

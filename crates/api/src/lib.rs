@@ -5,6 +5,7 @@
 //! from its configuration and hands it to [`router`].
 
 mod auth;
+pub mod client_address;
 pub mod clock;
 pub mod cookies;
 pub mod cors;
@@ -21,6 +22,7 @@ pub mod revocations;
 mod routes;
 pub mod security;
 pub mod store;
+pub mod throttle;
 mod tokens;
 pub mod users;
 
@@ -51,8 +53,14 @@ pub struct HttpSettings {
     pub update_last_login: bool,
     /// Refuse inactive users on refresh and authentication. simplejwt: `CHECK_USER_IS_ACTIVE`.
     pub check_user_is_active: bool,
-    /// Take the client address from the first `X-Forwarded-For` entry (behind a proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies (addresses or networks) whose `X-Forwarded-For` names the client: read
+    /// only when the socket peer is one of them, right to left, past every trusted hop.
+    /// Empty: the client address is the socket peer's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The key of the client marks rotations record (see `auth_core::ClientMark`). The
+    /// server derives it from the signing key, so that every instance marks alike; the
+    /// default is random, good for one process only.
+    pub client_mark_key: auth_core::ClientMarkKey,
     /// Refuse access tokens of revoked sessions until they expire.
     pub revoke_access_on_logout: bool,
     /// Cookie mode for browser apps (the refresh token in an `HttpOnly` cookie); `None`: off,
@@ -61,6 +69,8 @@ pub struct HttpSettings {
     /// The origins allowed to call jwtd from a browser with credentials (CORS), and the only
     /// ones a cookie-authenticated request may come from. Empty: none.
     pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
+    /// Login lockout and rate limits (issue 15).
+    pub throttle: throttle::ThrottleSettings,
 }
 
 impl Default for HttpSettings {
@@ -70,12 +80,23 @@ impl Default for HttpSettings {
             auth_header_name: axum::http::header::AUTHORIZATION,
             update_last_login: false,
             check_user_is_active: true,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            client_mark_key: random_mark_key(),
             revoke_access_on_logout: false,
             refresh_cookie: None,
             cors_allowed_origins: Vec::new(),
+            throttle: throttle::ThrottleSettings::default(),
         }
     }
+}
+
+/// A client-mark key for one process alone.
+fn random_mark_key() -> auth_core::ClientMarkKey {
+    let halves: [[u8; 32]; 2] = rand::random();
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(&halves[0]);
+    bytes[32..].copy_from_slice(&halves[1]);
+    auth_core::ClientMarkKey::from_bytes(bytes)
 }
 
 /// Everything handlers share: one pointer, so the clone every extractor makes is one
@@ -118,6 +139,8 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// Users recently read by authentication; see [`users::UserCache`].
     pub users: Arc<users::UserCache>,
+    /// Login lockout and rate limits.
+    pub throttle: throttle::Throttle,
 }
 
 /// The pieces [`assemble`] turns into an [`AppState`]: everything but the store, which it
@@ -150,6 +173,7 @@ pub fn assemble(parts: Parts) -> Result<AppState, store::StoreError> {
         parts.http.check_user_is_active,
     )?;
     workers.spawn()?;
+    let throttle = throttle::Throttle::new(&parts.http.throttle, parts.db.clone());
     Ok(AppState::new(Shared {
         db: parts.db,
         store: Arc::new(store),
@@ -160,5 +184,6 @@ pub fn assemble(parts: Parts) -> Result<AppState, store::StoreError> {
         revoked: parts.revoked,
         metrics: Arc::default(),
         users: Arc::default(),
+        throttle,
     }))
 }

@@ -64,6 +64,7 @@ pub struct Metrics {
     verifications: IntCounter,
     authentications_refused: IntCounter,
     rate_limited: IntCounter,
+    security_events: IntCounterVec,
     access_issued: IntCounter,
     refresh_issued: IntCounter,
     /// Derived when scraped from the counters above and the rotation setting.
@@ -184,6 +185,13 @@ impl Metrics {
                 "jwtd_rate_limited_total",
                 "Requests refused for exceeding a rate limit.",
             )?,
+            security_events: counter_vec(
+                &registry,
+                "jwtd_security_events_total",
+                "Security events recorded in auth_events, by kind (rotation_grace_replay, \
+                 reuse_detected, login_failed, ...).",
+                &["event"],
+            )?,
             access_issued: issued.get_metric_with_label_values(&["access"])?,
             refresh_issued: issued.get_metric_with_label_values(&["refresh"])?,
             blacklisted,
@@ -246,6 +254,16 @@ impl Metrics {
             Count::Verification => self.verifications.inc(),
             Count::AuthenticationRefused => self.authentications_refused.inc(),
             Count::RateLimited => self.rate_limited.inc(),
+        }
+    }
+
+    /// Counts one recorded security event.
+    pub fn add_event(&self, kind: crate::events::EventKind) {
+        if let Ok(counter) = self
+            .security_events
+            .get_metric_with_label_values(&[kind.as_str()])
+        {
+            counter.inc();
         }
     }
 

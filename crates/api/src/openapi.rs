@@ -83,6 +83,8 @@ mod paths {
             (status = 200, description = "A new session. In cookie mode (JWTD_REFRESH_COOKIE) the refresh token is set as an HttpOnly cookie at Path /token, the CSRF token is in X-CSRF-Token and a csrftoken cookie, and the body is {\"access\"} unless JWTD_REFRESH_COOKIE_BODY", body = TokenPair),
             (status = 400, description = "DRF field errors, e.g. {\"username\":[\"This field is required.\"]}"),
             (status = 401, description = "No active account found with the given credentials", body = Detail),
+            (status = 429, description = "Too many login attempts from this address (JWTD_LOGIN_ADDRESS_*) or failures for this username (JWTD_LOGIN_USERNAME_*; refused even with the right password): {\"detail\":\"Request was throttled. Expected available in N seconds.\"}", body = Detail,
+                headers(("Retry-After" = u64, description = "Seconds until the limit lets a login through"))),
         ))]
     pub fn obtain() {}
 
@@ -93,6 +95,8 @@ mod paths {
             (status = 400, description = "DRF field errors"),
             (status = 401, description = "Refused token (X-Jwtd-Reason says why) or no active account", body = Detail),
             (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing consumed", body = Detail),
+            (status = 429, description = "Too many refreshes from this address (JWTD_REFRESH_RATE_PER_MINUTE); nothing consumed", body = Detail,
+                headers(("Retry-After" = u64, description = "Seconds until the limit lets a refresh through"))),
         ))]
     pub fn refresh() {}
 
@@ -102,6 +106,8 @@ mod paths {
             (status = 200, description = "Valid: {}"),
             (status = 400, description = "{\"non_field_errors\":[\"Token is blacklisted\"]}"),
             (status = 401, description = "Invalid or expired", body = Detail),
+            (status = 429, description = "Too many verifications from this address (JWTD_VERIFY_RATE_PER_MINUTE)", body = Detail,
+                headers(("Retry-After" = u64, description = "Seconds until the limit lets a verification through"))),
         ))]
     pub fn verify() {}
 

@@ -175,26 +175,20 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .http
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(',').next())
-            .map(|first| first.trim().chars().take(64).collect::<String>())
-            .filter(|first| !first.is_empty());
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+            .map(|info| info.0.ip().to_canonical());
+        let address = peer.map(|peer| {
+            crate::client_address::of(peer, &parts.headers, &state.http.trusted_proxies)
+        });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()))
             .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
         Ok(Client {
-            ip: forwarded.or(peer),
+            ip: address.map(|address| address.to_string()),
             user_agent,
         })
     }

@@ -36,10 +36,11 @@ impl<'a> Actor<'a> {
     }
 }
 
-/// Logs the report's events and adds its revoked families to the revoked-session set, for
+/// Logs and counts the report's events and adds its revoked families to the revoked-session set, for
 /// as long as access tokens minted before the revocation can live.
 pub fn act(state: &Shared, report: Report, actor: Actor<'_>) {
     for recorded in &report.events {
+        state.metrics.add_event(recorded.kind);
         events::log(&Event {
             kind: recorded.kind,
             user: actor.user,

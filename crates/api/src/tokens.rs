@@ -13,6 +13,7 @@ use crate::ids::new_jti;
 use crate::metrics::Count;
 use crate::security::{self, Actor};
 use crate::store::{Minted, NewSession, Outcome, Presented};
+use crate::throttle;
 use crate::users;
 
 /// What a successful refresh hands back.
@@ -61,6 +62,9 @@ pub async fn obtain_pair(
     password: String,
     client: &Client,
 ) -> Result<Pair, ApiError> {
+    // Counted before the password is hashed: a locked username or an address over its
+    // limit costs no hashing, and parallel guesses cannot pass the count while they hash.
+    throttle::admit_login(state, username, client, state.clock.now()).await?;
     let user = users::find_by_username(&state.db.read, username).await?;
     let matches = users::check_login_password(state, user.as_ref(), password).await?;
     let user = match user {
@@ -83,6 +87,7 @@ pub async fn obtain_pair(
             return Err(ApiError::BadCredentials);
         }
     };
+    throttle::login_succeeded(state, username).await?;
     let user_id = UserId(user.id);
     let now = state.clock.now();
     let settings = state.codec.settings();
@@ -121,7 +126,12 @@ pub async fn obtain_pair(
     Ok(Pair { refresh, access })
 }
 
-fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'a>, ApiError> {
+fn presented<'a>(
+    state: &AppState,
+    token: &str,
+    verified: &'a VerifiedToken,
+    client: &Client,
+) -> Result<Presented<'a>, ApiError> {
     let user = match verified.user {
         UserClaim::Id(user) => user,
         UserClaim::Missing | UserClaim::Unrecognized => return Err(ApiError::NoAccountForToken),
@@ -131,6 +141,7 @@ fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'
         hash: TokenHash::of(token),
         user,
         family: verified.family.as_ref(),
+        client: client.mark(&state.http.client_mark_key),
     })
 }
 
@@ -171,7 +182,7 @@ async fn refresh_once(
 ) -> Result<(String, Option<Rotated>), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(token, &verified)?;
+    let presented = presented(state, token, &verified, client)?;
     let rotated = if state.codec.settings().rotate_refresh_tokens {
         // Minted here, on the request's task, so that the engine's one writer does not.
         let successor = Minted::ahead(&state.codec, &presented, now)?;
@@ -275,7 +286,7 @@ pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
 pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<(), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(token, &verified).map_err(|_| TokenError::Invalid)?;
+    let presented = presented(state, token, &verified, client).map_err(|_| TokenError::Invalid)?;
     present(state, Use::Logout, presented, None, client, now).await?;
     state.metrics.add(Count::Logout);
     Ok(())
@@ -293,7 +304,7 @@ pub async fn refresh_token_owner(
 ) -> Result<UserId, ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(token, &verified)?;
+    let presented = presented(state, token, &verified, client)?;
     let user = presented.user;
     present(state, Use::Check, presented, None, client, now).await?;
     Ok(user)

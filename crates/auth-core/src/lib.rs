@@ -18,8 +18,9 @@ pub use password::{
     PasswordHasher, UnusableHash, stored_hash_scheme,
 };
 pub use rotation::{
-    BlacklistEntry, Decision, Denial, EventKind, FamilyState, Plan, Presented, RotationRules,
-    Stored, SuccessorState, Use, UserState, blacklisted_refusal, decide,
+    BlacklistEntry, ClientMark, ClientMarkKey, Decision, Denial, EventKind, FamilyState,
+    GraceBinding, Plan, Presented, RotationRules, Stored, SuccessorState, Use, UserState,
+    blacklisted_refusal, decide,
 };
 pub use settings::{TokenSettings, seconds};
 pub use token::{

@@ -5,8 +5,10 @@
 //! user-is-active check included. A storage engine loads a [`Stored`], asks [`decide`], and
 //! writes the [`Plan`] of the decision; it never re-derives a refusal.
 
+mod client;
 mod plan;
 
+pub use client::{ClientMark, ClientMarkKey, GraceBinding};
 pub use plan::{EventKind, Plan};
 
 use crate::error::{Refusal, Revocation, TokenError};
@@ -35,6 +37,9 @@ pub struct Presented<'a> {
     pub user: UserId,
     /// The family (`sid`) claim, which every token jwtd mints carries.
     pub family: Option<&'a FamilyId>,
+    /// The client presenting it: recorded on the successor a rotation issues, and matched
+    /// against that record by a grace-window replay.
+    pub client: ClientMark,
 }
 
 /// The stored state of the token family a presented refresh token belongs to.
@@ -68,6 +73,9 @@ pub struct SuccessorState {
     pub blacklisted: bool,
     /// Its stored digest, which a replay's re-minted token must equal; `None` if unreadable.
     pub hash: Option<TokenHash>,
+    /// The client whose rotation issued it; `None` for a row written before rotations
+    /// recorded it, or unreadable (then only `GraceBinding::None` lets a replay through).
+    pub client: Option<ClientMark>,
 }
 
 /// The user a presented token names, as stored.
@@ -130,6 +138,8 @@ pub struct RotationRules {
     /// simplejwt's `CHECK_USER_IS_ACTIVE`: refuse inactive users (a missing user is always
     /// refused).
     pub check_user_is_active: bool,
+    /// How much of the rotating client a grace-window replay must match.
+    pub grace_binding: GraceBinding,
 }
 
 impl RotationRules {
@@ -140,6 +150,7 @@ impl RotationRules {
             refresh_lifetime: seconds(settings.refresh_token_lifetime),
             blacklist_after_rotation: settings.blacklist_after_rotation,
             check_user_is_active,
+            grace_binding: settings.rotation_grace_binding,
         }
     }
 
@@ -210,7 +221,7 @@ pub fn decide(
     }
     match use_ {
         Use::Check => check(stored, now, rules),
-        Use::Rotate => match refresh(stored, now, rules) {
+        Use::Rotate => match refresh(presented, stored, now, rules) {
             Decision::Rotate { .. } | Decision::Replay(_)
                 if !rules.user_may_refresh(stored.user) =>
             {
@@ -218,7 +229,7 @@ pub fn decide(
             }
             decision => decision,
         },
-        Use::Logout => match refresh(stored, now, rules) {
+        Use::Logout => match refresh(presented, stored, now, rules) {
             // An old token still inside the grace window: its tab simply had not seen the
             // rotation yet. Logging out with it ends the session.
             Decision::Rotate { .. } | Decision::Replay(_) => Decision::EndSession,
@@ -249,7 +260,12 @@ fn check(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
 }
 
 /// The token rules of a refresh, before the user is looked at.
-fn refresh(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
+fn refresh(
+    presented: &Presented<'_>,
+    stored: &Stored,
+    now: i64,
+    rules: &RotationRules,
+) -> Decision {
     let refused = |error| Decision::Refuse(Denial::Token(error));
     if let Some(entry) = stored.blacklisted {
         if stored.family.revoked || entry.reason != Revocation::Rotated {
@@ -258,7 +274,7 @@ fn refresh(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
                 stored.family.revoked,
             )));
         }
-        return match replayable(entry, stored.successor.as_ref(), now, rules) {
+        return match replayable(presented, entry, stored.successor.as_ref(), now, rules) {
             Some(successor) => Decision::Replay(successor.clone()),
             None => Decision::RevokeFamily,
         };
@@ -276,16 +292,25 @@ fn refresh(stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
 }
 
 /// The successor a replay of a token rotated as `entry` gets back, if it may: inside the
-/// grace window, and only while that successor is the family's live newest token. (Issue 15's
-/// client binding is one more condition here.)
+/// grace window, only while that successor is the family's live newest token, and only for
+/// the client whose rotation issued it, as far as `rules.grace_binding` asks. From any other
+/// client the replay is reuse: a thief who watched `/token/verify` for the owner's rotation
+/// and then presents the stolen token does not get the owner's successor.
 fn replayable<'a>(
+    presented: &Presented<'_>,
     entry: BlacklistEntry,
     successor: Option<&'a SuccessorState>,
     now: i64,
     rules: &RotationRules,
 ) -> Option<&'a SuccessorState> {
     let in_grace = now < entry.at.saturating_add(rules.rotation_grace);
-    successor.filter(|next| in_grace && !next.blacklisted && next.expires_at > now)
+    let same_client = |next: &SuccessorState| match (rules.grace_binding, next.client) {
+        (GraceBinding::None, _) => true,
+        (binding, Some(rotated)) => presented.client.matches(&rotated, binding),
+        (_, None) => false,
+    };
+    successor
+        .filter(|next| in_grace && !next.blacklisted && next.expires_at > now && same_client(next))
 }
 
 /// Why a blacklisted token is refused, for machines.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::rotation::GraceBinding;
+
 /// Everything that shapes how tokens are minted, verified and rotated.
 ///
 /// Built once by the server from configuration; the defaults are jwtd's documented defaults
@@ -32,6 +34,8 @@ pub struct TokenSettings {
     /// How long after a rotation the rotated token may be presented again and get back the
     /// same successor. Zero turns grace off: any second use is reuse.
     pub rotation_grace: Duration,
+    /// How much of the rotating client a replay inside the grace window must match.
+    pub rotation_grace_binding: GraceBinding,
     /// Absolute lifetime of a session (token family), counted from login.
     pub session_max_lifetime: Duration,
 }
@@ -50,6 +54,7 @@ impl Default for TokenSettings {
             token_type_claim: "token_type".to_owned(),
             jti_claim: "jti".to_owned(),
             rotation_grace: Duration::from_secs(10),
+            rotation_grace_binding: GraceBinding::Client,
             session_max_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
         }
     }

@@ -24,6 +24,9 @@ pub struct Model {
     pub created_at: i64,
     /// The token's `exp`, Unix seconds; indexed for the expired-token flush.
     pub expires_at: i64,
+    /// The keyed digest (64 hex digits) of the client whose rotation issued it; `NULL` for a
+    /// login's first token.
+    pub client_mark: Option<String>,
 }
 
 /// No relations are navigated through the ORM.

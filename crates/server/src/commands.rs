@@ -57,22 +57,15 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     if config.database.auto_migrate.0 {
         state::migrate(&config, &db).await?;
     }
-    let redis = match (
-        &config.revocation.redis_url,
-        config.revocation.revoke_access_on_logout.0,
-    ) {
-        (Some(url), true) => Some(
+    // Revocations are shared through Redis only with access-token revocation on; the login
+    // counts use it whenever it is set (`state::app_state_with`).
+    let redis = match &config.revocation.redis_url {
+        Some(url) if config.revocation.revoke_access_on_logout.0 => Some(
             api::revocations::redis_share::client(url.expose_secret()).map_err(|error| {
                 anyhow!("invalid setting JWTD_REDIS_URL ({})", error.category())
             })?,
         ),
-        (Some(_), false) => {
-            tracing::warn!(
-                "JWTD_REDIS_URL is set but unused: it shares revocations only with JWTD_REVOKE_ACCESS_ON_LOGOUT=true"
-            );
-            None
-        }
-        (None, _) => None,
+        _ => None,
     };
     let (revoked, outbox) = match redis {
         Some(_) => {

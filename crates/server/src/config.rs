@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use report::check;
 pub use sections::{
-    BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig,
-    TokenConfig,
+    AbuseConfig, BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig,
+    RevocationConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -40,6 +40,9 @@ pub struct Config {
     /// The listener and request authentication.
     #[serde(flatten)]
     pub http: HttpConfig,
+    /// Login lockout and rate limits.
+    #[serde(flatten)]
+    pub abuse: AbuseConfig,
     /// Cookie mode and CORS for browser apps.
     #[serde(flatten)]
     pub browser: BrowserConfig,
@@ -56,6 +59,10 @@ pub struct Config {
     #[serde(flatten)]
     pub logging: LogConfig,
 }
+
+/// The setting `JWTD_TRUSTED_PROXIES` replaced: refused, so that a deployment that relied
+/// on it does not silently start taking client addresses from the socket.
+const REPLACED_FORWARDED_FOR: &str = "trust_x_forwarded_for";
 
 /// The setting names, as `JWTD_*` variables, for unknown-variable warnings.
 fn known_keys() -> Vec<String> {
@@ -144,6 +151,14 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
+        if figment.contains(REPLACED_FORWARDED_FOR)
+            || std::env::var_os(env_name(REPLACED_FORWARDED_FOR)).is_some()
+        {
+            bail!(
+                "{} was replaced by JWTD_TRUSTED_PROXIES: list the proxies whose X-Forwarded-For jwtd may read (addresses or CIDRs, e.g. JWTD_TRUSTED_PROXIES=127.0.0.1), and remove it",
+                env_name(REPLACED_FORWARDED_FOR)
+            );
+        }
         let known = known_keys();
         let mut warnings = Vec::new();
         for (name, _) in std::env::vars_os()
@@ -183,6 +198,7 @@ impl Config {
         let mut refusals = Vec::new();
         let tokens = section(figment, &mut refusals);
         let http = section(figment, &mut refusals);
+        let abuse = section(figment, &mut refusals);
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
@@ -215,11 +231,12 @@ impl Config {
             bail!(first.message);
         }
         match (
-            tokens, http, browser, revocation, database, passwords, logging,
+            tokens, http, abuse, browser, revocation, database, passwords, logging,
         ) {
             (
                 Some(tokens),
                 Some(http),
+                Some(abuse),
                 Some(browser),
                 Some(revocation),
                 Some(database),
@@ -228,6 +245,7 @@ impl Config {
             ) => Ok(Self {
                 tokens,
                 http,
+                abuse,
                 browser,
                 revocation,
                 database,
@@ -264,6 +282,7 @@ impl Config {
             bail!("invalid setting JWTD_AUTH_HEADER_TYPES: at least one scheme is required");
         }
         axum_header_name(&self.http.auth_header_name)?;
+        self.trusted_proxies()?;
         self.browser.settings()?;
         for (key, value) in [
             ("user_id_claim", &self.tokens.user_id_claim),
@@ -315,6 +334,18 @@ impl Config {
         Ok(())
     }
 
+    /// The parsed `JWTD_TRUSTED_PROXIES`.
+    ///
+    /// # Errors
+    /// Naming the first entry that is neither an address nor a CIDR.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<api::client_address::IpNet>> {
+        api::client_address::parse_trusted(&self.http.trusted_proxies.0).map_err(|entry| {
+            anyhow!(
+                "invalid setting JWTD_TRUSTED_PROXIES: {entry:?} is not an address or a CIDR (e.g. 10.0.0.0/8)"
+            )
+        })
+    }
+
     /// The listen address.
     ///
     /// # Errors
@@ -359,7 +390,7 @@ mod tests {
     #[test]
     fn every_setting_keeps_its_flat_name_and_default() {
         let defaults = serde_json::to_value(Config::default()).unwrap();
-        // Two halves: one `json!` of every setting is past the macro's recursion limit.
+        // In parts: one `json!` of every setting is past the macro's recursion limit.
         let browser = serde_json::json!({
             "refresh_cookie": false,
             "refresh_cookie_secure": true,
@@ -383,13 +414,14 @@ mod tests {
             "token_type_claim": "token_type",
             "jti_claim": "jti",
             "rotation_grace_seconds": 10,
+            "rotation_grace_binding": "client",
             "session_max_lifetime": 2_592_000,
             "bind": "127.0.0.1:8000",
             "auth_header_types": ["Bearer"],
             "auth_header_name": "Authorization",
             "update_last_login": false,
             "check_user_is_active": true,
-            "trust_x_forwarded_for": false,
+            "trusted_proxies": [],
             "metrics": true,
             "metrics_bind": null,
             "revoke_access_on_logout": false,
@@ -408,11 +440,21 @@ mod tests {
             "log": "info",
             "log_format": "text",
         });
-        if let (Some(expected), Some(browser)) = (expected.as_object_mut(), browser.as_object()) {
-            expected.extend(browser.clone());
+        let abuse = serde_json::json!({
+            "login_username_max_failures": 5,
+            "login_username_window": 900,
+            "login_address_max_attempts": 30,
+            "login_address_window": 60,
+            "refresh_rate_per_minute": 120,
+            "verify_rate_per_minute": 600,
+        });
+        for part in [browser, abuse] {
+            if let (Some(expected), Some(part)) = (expected.as_object_mut(), part.as_object()) {
+                expected.extend(part.clone());
+            }
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 46);
+        assert_eq!(known_keys().len(), 53);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
 use api::{AppState, HttpSettings, Parts};
-use auth_core::{Algorithm, Keys, PasswordHasher, TokenCodec, TokenSettings};
+use auth_core::{Algorithm, ClientMarkKey, Keys, PasswordHasher, TokenCodec, TokenSettings};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;
@@ -32,6 +32,7 @@ pub fn token_settings(config: &Config) -> TokenSettings {
         token_type_claim: config.tokens.token_type_claim.clone(),
         jti_claim: config.tokens.jti_claim.clone(),
         rotation_grace: config.tokens.rotation_grace_seconds.0,
+        rotation_grace_binding: config.tokens.rotation_grace_binding.0,
         session_max_lifetime: config.tokens.session_max_lifetime.0,
     }
 }
@@ -164,16 +165,35 @@ pub fn app_state_with(
     revoked: Arc<RevokedSessions>,
 ) -> anyhow::Result<AppState> {
     let codec = Arc::new(codec(config)?);
+    // The signing key `codec` just loaded (or created): every instance sharing it marks a
+    // client alike, so a replay may land on any of them.
+    let signing_key =
+        signing_key::load_or_create(config.tokens.signing_key.as_ref(), &config.key_file())?;
+    let client_mark_key = ClientMarkKey::derive(signing_key.expose_secret().as_bytes());
     let (refresh_cookie, cors_allowed_origins) = config.browser.settings()?;
+    let trusted_proxies = config.trusted_proxies()?;
+    // Login counts live in Redis when it is set, so that every instance sees them.
+    let redis = config
+        .revocation
+        .redis_url
+        .as_ref()
+        .map(|url| api::revocations::redis_share::client(url.expose_secret()))
+        .transpose()
+        .map_err(|error| anyhow!("invalid setting JWTD_REDIS_URL ({})", error.category()))?;
     let http = HttpSettings {
         auth_header_types: config.http.auth_header_types.0.clone(),
         auth_header_name: axum_header_name(&config.http.auth_header_name)?,
         update_last_login: config.http.update_last_login.0,
         check_user_is_active: config.http.check_user_is_active.0,
-        trust_forwarded_for: config.http.trust_x_forwarded_for.0,
+        trusted_proxies,
+        client_mark_key,
         revoke_access_on_logout: config.revocation.revoke_access_on_logout.0,
         refresh_cookie,
         cors_allowed_origins,
+        throttle: api::throttle::ThrottleSettings {
+            redis,
+            ..config.abuse.settings()
+        },
     };
     let state = api::assemble(Parts {
         db,

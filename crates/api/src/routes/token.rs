@@ -10,6 +10,7 @@ use crate::cookies::{self, BrowserCookies};
 use crate::error::ApiError;
 use crate::events::Client;
 use crate::input::Fields;
+use crate::throttle::{self, Endpoint};
 use crate::tokens;
 
 /// `POST /token`: `{username, password}` -> `{"refresh", "access"}` (in cookie mode, the
@@ -33,6 +34,7 @@ pub async fn refresh(
     browser: BrowserCookies,
     fields: Fields,
 ) -> Result<Response, ApiError> {
+    throttle::admit(&state, Endpoint::Refresh, &client)?;
     let presented = browser.refresh_token(&fields)?;
     let refreshed = tokens::refresh(&state, &presented.token, &client).await?;
     let current = refreshed.refresh.as_deref().unwrap_or(&presented.token);
@@ -49,8 +51,10 @@ pub async fn refresh(
 /// `POST /token/verify`: `{token}` -> `{}`.
 pub async fn verify(
     State(state): State<AppState>,
+    client: Client,
     fields: Fields,
 ) -> Result<impl IntoResponse, ApiError> {
+    throttle::admit(&state, Endpoint::Verify, &client)?;
     let [token] = fields.required_strings(["token"])?;
     tokens::verify(&state, &token).await?;
     Ok(empty_object())

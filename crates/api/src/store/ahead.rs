@@ -1,7 +1,7 @@
 //! Successors minted ahead: by the request's own task, before its rotation reaches the
 //! database, so that the one task or thread that commits does as little as it can.
 
-use auth_core::{FamilyId, Jti, Presented, RefreshSpec, TokenCodec, TokenHash, UserId};
+use auth_core::{ClientMark, FamilyId, Jti, Presented, RefreshSpec, TokenCodec, TokenHash, UserId};
 use tokio::sync::mpsc;
 
 use super::StoreError;
@@ -72,6 +72,7 @@ pub(super) struct Pending {
     pub hash: TokenHash,
     pub user: UserId,
     pub family: Option<FamilyId>,
+    pub client: ClientMark,
     pub now: i64,
     pub successor: Option<Minted>,
 }
@@ -84,6 +85,7 @@ impl Pending {
             hash: presented.hash,
             user: presented.user,
             family: presented.family.cloned(),
+            client: presented.client,
             now,
             successor,
         }
@@ -96,6 +98,7 @@ impl Pending {
             hash: self.hash,
             user: self.user,
             family: self.family.as_ref(),
+            client: self.client,
         }
     }
 }

@@ -265,6 +265,7 @@ fn present_one(connection: &Connection, job: &mut Job, rules: &Rules) -> Answer 
         user: rotation.user,
         now: rotation.now,
         client: &job.client,
+        mark: rotation.client,
     };
     if !queries::apply(connection, &plan, &target, successor.as_ref())? {
         return Err(StoreError::Unavailable(sea_orm::DbErr::Custom(

@@ -12,6 +12,9 @@ pub enum EventKind {
     LoginFailed,
     /// An already-rotated refresh token was presented: its family was revoked.
     ReuseDetected,
+    /// A just-rotated refresh token was presented again inside the grace window by the client
+    /// that rotated it, and got the same successor back.
+    RotationGraceReplay,
     /// `POST /logout`.
     Logout,
     /// `POST /logout/all`.
@@ -31,6 +34,7 @@ impl EventKind {
             EventKind::LoginSucceeded => "login_succeeded",
             EventKind::LoginFailed => "login_failed",
             EventKind::ReuseDetected => "reuse_detected",
+            EventKind::RotationGraceReplay => "rotation_grace_replay",
             EventKind::Logout => "logout",
             EventKind::LogoutAll => "logout_all",
             EventKind::SessionRevoked => "session_revoked",
@@ -87,7 +91,12 @@ impl Decision {
                 event: Some(EventKind::ReuseDetected),
                 ..Plan::default()
             },
-            Decision::Replay(_) | Decision::Allow | Decision::Refuse(_) => Plan::default(),
+            // A replay changes nothing but is recorded: every forgiven second use is visible.
+            Decision::Replay(_) => Plan {
+                event: Some(EventKind::RotationGraceReplay),
+                ..Plan::default()
+            },
+            Decision::Allow | Decision::Refuse(_) => Plan::default(),
         }
     }
 

@@ -12,6 +12,15 @@ fn rules(grace: u64) -> RotationRules {
     RotationRules::new(&settings, true)
 }
 
+/// The client that rotated: a phone app at one address.
+fn owner() -> ClientMark {
+    client(Some("app/1.0"), Some("192.0.2.7"))
+}
+
+fn client(user_agent: Option<&str>, address: Option<&str>) -> ClientMark {
+    ClientMark::of(&ClientMarkKey::derive(b"test key"), user_agent, address)
+}
+
 fn token() -> String {
     "the.presented.token".to_owned()
 }
@@ -46,6 +55,7 @@ fn rotated_at(at: i64) -> Stored {
             expires_at: at + 86_400,
             blacklisted: false,
             hash: Some(TokenHash::of("next")),
+            client: Some(owner()),
         }),
         ..live()
     }
@@ -59,6 +69,16 @@ fn blacklisted(reason: Revocation) -> Stored {
 }
 
 fn decide_at(use_: Use, stored: &Stored, now: i64, rules: &RotationRules) -> Decision {
+    decide_by(owner(), use_, stored, now, rules)
+}
+
+fn decide_by(
+    by: ClientMark,
+    use_: Use,
+    stored: &Stored,
+    now: i64,
+    rules: &RotationRules,
+) -> Decision {
     let jti = Jti::new("presented");
     let family = family();
     let presented = Presented {
@@ -66,6 +86,7 @@ fn decide_at(use_: Use, stored: &Stored, now: i64, rules: &RotationRules) -> Dec
         hash: TokenHash::of(&token()),
         user: UserId(1),
         family: Some(&family),
+        client: by,
     };
     decide(use_, &presented, Some(stored), now, rules)
 }
@@ -200,6 +221,7 @@ fn an_unknown_token_a_digest_mismatch_or_another_family_is_invalid() {
             hash: TokenHash::of(&token()),
             user: UserId(1),
             family: None,
+            client: owner(),
         };
         let decide =
             |presented: &Presented<'_>, stored| decide(use_, presented, stored, NOW, &rules(10));
@@ -404,9 +426,72 @@ fn reuse_refuses_after_its_revocation_and_nothing_else_refuses_after_writing() {
     );
     assert_eq!(Decision::EndSession.refusal(), None);
     assert!(Decision::Allow.plan(&live(), &rules(10)).is_empty());
+    let stored = rotated_at(NOW);
+    assert_eq!(
+        rotate(&stored, NOW, 10).plan(&stored, &rules(10)),
+        Plan {
+            event: Some(EventKind::RotationGraceReplay),
+            ..Plan::default()
+        },
+        "a replay writes nothing but its event"
+    );
     assert!(
         refused(TokenError::Invalid)
             .plan(&live(), &rules(10))
             .is_empty()
+    );
+}
+
+fn rules_binding(binding: GraceBinding) -> RotationRules {
+    RotationRules {
+        grace_binding: binding,
+        ..rules(10)
+    }
+}
+
+/// Issue 15: a grace replay is forgiven only for the client whose rotation it repeats.
+#[test]
+fn a_grace_replay_from_another_client_is_reuse_as_far_as_the_binding_asks() {
+    let stored = rotated_at(NOW);
+    let next = Decision::Replay(stored.successor.clone().unwrap());
+    let moved = client(Some("app/1.0"), Some("198.51.100.9"));
+    let thief = client(Some("curl/8.5"), Some("192.0.2.7"));
+    let cases = [
+        (GraceBinding::Client, owner(), next.clone()),
+        (GraceBinding::Client, moved, Decision::RevokeFamily),
+        (GraceBinding::Client, thief, Decision::RevokeFamily),
+        (GraceBinding::UserAgent, moved, next.clone()),
+        (GraceBinding::UserAgent, thief, Decision::RevokeFamily),
+        (GraceBinding::None, thief, next.clone()),
+    ];
+    for (binding, by, expected) in cases {
+        let decision = decide_by(by, Use::Rotate, &stored, NOW, &rules_binding(binding));
+        assert_eq!(decision, expected, "{binding:?} by {by:?}");
+    }
+}
+
+#[test]
+fn a_successor_without_a_recorded_client_is_replayable_only_without_binding() {
+    let mut stored = rotated_at(NOW);
+    if let Some(next) = stored.successor.as_mut() {
+        next.client = None;
+    }
+    let decide = |binding| decide_by(owner(), Use::Rotate, &stored, NOW, &rules_binding(binding));
+    assert_eq!(decide(GraceBinding::Client), Decision::RevokeFamily);
+    assert_eq!(decide(GraceBinding::UserAgent), Decision::RevokeFamily);
+    assert!(matches!(decide(GraceBinding::None), Decision::Replay(_)));
+}
+
+#[test]
+fn a_logout_with_a_graced_token_from_another_client_is_reuse() {
+    let stored = rotated_at(NOW);
+    let thief = client(Some("curl/8.5"), Some("203.0.113.5"));
+    assert_eq!(
+        decide_by(thief, Use::Logout, &stored, NOW, &rules(10)),
+        Decision::RevokeFamily
+    );
+    assert_eq!(
+        decide_by(owner(), Use::Logout, &stored, NOW, &rules(10)),
+        Decision::EndSession
     );
 }

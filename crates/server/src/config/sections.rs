@@ -11,7 +11,7 @@ use api::db::DbOptions;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::values::{Flag, List, LogFormat, Seconds, lenient};
+use super::values::{Binding, Flag, List, LogFormat, Seconds, lenient};
 
 /// Token lifetimes, rotation, signing and the claims tokens carry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -51,6 +51,9 @@ pub struct TokenConfig {
     pub jti_claim: String,
     /// Grace window for replays of a just-rotated token (0 = strict).
     pub rotation_grace_seconds: Seconds,
+    /// What a replay inside the grace window must match of the client that rotated:
+    /// `client` (its `User-Agent` and address), `user-agent`, or `none` (weaker).
+    pub rotation_grace_binding: Binding,
     /// Absolute lifetime of a session.
     pub session_max_lifetime: Seconds,
 }
@@ -72,6 +75,7 @@ impl Default for TokenConfig {
             token_type_claim: "token_type".to_owned(),
             jti_claim: "jti".to_owned(),
             rotation_grace_seconds: Seconds(Duration::from_secs(10)),
+            rotation_grace_binding: Binding(auth_core::GraceBinding::Client),
             session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
         }
     }
@@ -92,8 +96,9 @@ pub struct HttpConfig {
     pub update_last_login: Flag,
     /// Refuse inactive users on refresh and authentication.
     pub check_user_is_active: Flag,
-    /// Take client addresses from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_x_forwarded_for: Flag,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client; empty: the
+    /// client address is the socket peer's.
+    pub trusted_proxies: List,
     /// Serve `/metrics` (`false`: nowhere).
     pub metrics: Flag,
     /// Serve `/metrics` on this `host:port` instead of the public listener.
@@ -109,9 +114,58 @@ impl Default for HttpConfig {
             auth_header_name: "Authorization".to_owned(),
             update_last_login: Flag(false),
             check_user_is_active: Flag(true),
-            trust_x_forwarded_for: Flag(false),
+            trusted_proxies: List(Vec::new()),
             metrics: Flag(true),
             metrics_bind: None,
+        }
+    }
+}
+
+/// Login lockout and rate limits per client address (issue 15). A count of 0 turns its
+/// limit off.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AbuseConfig {
+    /// Failed logins per username before it is locked for the rest of the window.
+    pub login_username_max_failures: u32,
+    /// The username window, from its first failure.
+    pub login_username_window: Seconds,
+    /// Login attempts per client address in its window.
+    pub login_address_max_attempts: u32,
+    /// The address window, from its first attempt.
+    pub login_address_window: Seconds,
+    /// `/token/refresh` requests per client address and minute.
+    pub refresh_rate_per_minute: u32,
+    /// `/token/verify` requests per client address and minute.
+    pub verify_rate_per_minute: u32,
+}
+
+impl Default for AbuseConfig {
+    fn default() -> Self {
+        let limits = api::throttle::ThrottleSettings::default();
+        Self {
+            login_username_max_failures: limits.login_username.max,
+            login_username_window: Seconds(limits.login_username.window),
+            login_address_max_attempts: limits.login_address.max,
+            login_address_window: Seconds(limits.login_address.window),
+            refresh_rate_per_minute: limits.refresh_per_minute,
+            verify_rate_per_minute: limits.verify_per_minute,
+        }
+    }
+}
+
+impl AbuseConfig {
+    /// The limits (counting logins in the database; the caller adds Redis).
+    pub fn settings(&self) -> api::throttle::ThrottleSettings {
+        use api::throttle::{Limit, ThrottleSettings};
+        ThrottleSettings {
+            login_username: Limit::new(
+                self.login_username_max_failures,
+                self.login_username_window.0,
+            ),
+            login_address: Limit::new(self.login_address_max_attempts, self.login_address_window.0),
+            refresh_per_minute: self.refresh_rate_per_minute,
+            verify_per_minute: self.verify_rate_per_minute,
+            redis: None,
         }
     }
 }

@@ -172,6 +172,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// `JWTD_ROTATION_GRACE_BINDING`: `client`, `user-agent` or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct Binding(pub auth_core::GraceBinding);
+
+impl From<Binding> for String {
+    fn from(value: Binding) -> Self {
+        value.0.as_str().to_owned()
+    }
+}
+
+impl<'de> Deserialize<'de> for Binding {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        auth_core::GraceBinding::parse(&text)
+            .map(Binding)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("{text:?} is not client, user-agent or none"))
+            })
+    }
+}
+
 /// Parses a header name setting.
 ///
 /// # Errors

@@ -68,9 +68,10 @@ const WRITE_ROTATIONS: &str = "\
         RETURNING 1 \
     ), issued AS ( \
         INSERT INTO outstanding_tokens \
-            (user_id, jti, family_id, parent_jti, token_hash, created_at, expires_at) \
+            (user_id, jti, family_id, parent_jti, token_hash, created_at, expires_at, \
+             client_mark) \
         SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                             $8::bigint[], $9::bigint[]) \
+                             $8::bigint[], $9::bigint[], $10::text[]) \
         RETURNING 1 \
     ), used AS ( \
         UPDATE token_families f SET last_used_at = u.at \
@@ -215,6 +216,7 @@ struct Writes {
     hashes: Vec<String>,
     created_at: Vec<i64>,
     expires_at: Vec<i64>,
+    client_marks: Vec<String>,
 }
 
 /// Commits the batch's plain rotations and answers every job.
@@ -292,6 +294,7 @@ async fn commit_batch(
         .bind(&writes.hashes)
         .bind(&writes.created_at)
         .bind(&writes.expires_at)
+        .bind(&writes.client_marks)
         .fetch_one(&mut *transaction)
         .await?;
     let written: (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
@@ -370,5 +373,6 @@ fn plan(job: &mut Job, loaded: &Loaded, rules: &Rules, writes: &mut Writes) -> O
     writes.hashes.push(successor.hash.to_hex());
     writes.created_at.push(rotation.now);
     writes.expires_at.push(successor.exp);
+    writes.client_marks.push(rotation.client.to_hex());
     Some(successor.token)
 }

@@ -1,8 +1,10 @@
-//! `flush_expired`: expired tokens, expired families and old events, deleted in batches.
+//! `flush_expired`: expired tokens, expired families and old events, deleted in batches;
+//! login counts whose window has ended.
 
 use entity::{auth_events, blacklisted_tokens, outstanding_tokens, token_families};
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::SimpleExpr,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::SimpleExpr,
 };
 
 use super::SqlStore;
@@ -96,6 +98,23 @@ pub(super) async fn flush_expired(
         },
     )
     .await?;
+    // Login counts whose window has ended count nothing any more (the next attempt starts
+    // a new window); few and small, so one statement.
+    let backend = store.db.backend();
+    let bind = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    store
+        .db
+        .write
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM login_attempts WHERE expires_at <= {bind}"),
+            [now.into()],
+        ))
+        .await?;
     Ok(Flushed {
         tokens,
         families,

@@ -2,7 +2,7 @@
 //! family locked), its successor, and apply a decision's plan.
 
 use auth_core::{
-    BlacklistEntry, FamilyId, FamilyState, Jti, Plan, Presented, Revocation, Stored,
+    BlacklistEntry, ClientMark, FamilyId, FamilyState, Jti, Plan, Presented, Revocation, Stored,
     SuccessorState, UserState,
 };
 use entity::{blacklisted_tokens, outstanding_tokens, token_families};
@@ -79,6 +79,10 @@ pub(super) async fn successor(
         issued_at: successor.created_at,
         expires_at: successor.expires_at,
         blacklisted,
+        client: successor
+            .client_mark
+            .as_deref()
+            .and_then(ClientMark::from_hex),
     }))
 }
 
@@ -143,6 +147,7 @@ pub(super) async fn apply(
             token_hash: Set(issued.hash.to_hex()),
             created_at: Set(now),
             expires_at: Set(issued.exp),
+            client_mark: Set(Some(target.presented.client.to_hex())),
             ..Default::default()
         }
         .insert(db)

@@ -3,8 +3,8 @@
 //! cached by the connection.
 
 use auth_core::{
-    BlacklistEntry, FamilyId, FamilyState, Jti, Plan, Revocation, Stored, SuccessorState, UserId,
-    UserState,
+    BlacklistEntry, ClientMark, FamilyId, FamilyState, Jti, Plan, Revocation, Stored,
+    SuccessorState, UserId, UserState,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -61,7 +61,8 @@ pub(super) fn successor(
     let mut statement = connection
         .prepare_cached(
             "SELECT s.jti, s.created_at, s.expires_at, s.token_hash, \
-                    EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = s.id) \
+                    EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = s.id), \
+                    s.client_mark \
              FROM outstanding_tokens s WHERE s.family_id = ?1 AND s.parent_jti = ?2 \
              ORDER BY s.id LIMIT 1",
         )
@@ -74,6 +75,10 @@ pub(super) fn successor(
                 expires_at: row.get(2)?,
                 hash: stored_hash(&row.get::<_, String>(3)?),
                 blacklisted: row.get(4)?,
+                client: row
+                    .get::<_, Option<String>>(5)?
+                    .as_deref()
+                    .and_then(ClientMark::from_hex),
             })
         })
         .optional()
@@ -88,6 +93,8 @@ pub(super) struct Target<'a> {
     pub user: UserId,
     pub now: i64,
     pub client: &'a crate::events::Client,
+    /// The client's mark, recorded on the successor.
+    pub mark: ClientMark,
 }
 
 /// Writes `plan`: the blacklist row, the successor (`successor`, minted for `plan.issue`),
@@ -118,8 +125,9 @@ pub(super) fn apply(
         connection
             .prepare_cached(
                 "INSERT INTO outstanding_tokens \
-                 (user_id, jti, family_id, parent_jti, token_hash, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (user_id, jti, family_id, parent_jti, token_hash, created_at, expires_at, \
+                  client_mark) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut statement| {
                 statement.execute(params![
@@ -130,6 +138,7 @@ pub(super) fn apply(
                     successor.hash.to_hex(),
                     target.now,
                     successor.exp,
+                    target.mark.to_hex(),
                 ])
             })
             .map_err(sqlite_error)?;
