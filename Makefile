@@ -6,7 +6,7 @@ DEMO_JWTD_PORT ?= 8000
 # Where cargo puts its builds (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 
-.PHONY: run build release test check lint fmt deps migrate bench e2e demo e2e-browser clean
+.PHONY: run build release test check lint fmt deps migrate bench bench-keys e2e demo e2e-browser clean
 
 run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
 	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
@@ -46,6 +46,17 @@ bench: ## Load benchmark of the release binary (not part of `make test`).
 	$(CARGO) build --release -p jwtd
 	$(CARGO) build --release -p jwtd-bench
 	./target/release/jwtd-bench --jwtd ./target/release/jwtd --repeat 3
+
+# `me` and `refresh` signed with ES256 and with EdDSA, each beside `healthz` in its own run
+# (the ratios to it are the comparable numbers); results beside the HS256 ones.
+bench-keys: ## Load benchmark of `me` and `refresh` with ES256 and EdDSA keys.
+	$(CARGO) build --release -p jwtd
+	$(CARGO) build --release -p jwtd-bench
+	for alg in ES256 EdDSA; do \
+		./target/release/jwtd-bench --jwtd ./target/release/jwtd --repeat 3 \
+			--algorithm $$alg --scenarios healthz,me,refresh \
+			--out bench/results/latest-$$alg.json || exit 1; \
+	done
 
 e2e: ## The curl walkthrough of the README against a fresh release binary.
 	$(CARGO) build --release -p jwtd

@@ -73,6 +73,10 @@ struct Cli {
     /// argon2id lanes given to the server.
     #[arg(long, default_value_t = PasswordHasher::DEFAULT_PARALLELISM)]
     argon2_parallelism: u32,
+    /// The signing algorithm (`JWTD_ALGORITHM`) of every server: `HS256` (the default), or
+    /// e.g. `ES256` or `EdDSA`, whose key pair is generated for the run.
+    #[arg(long, default_value = "HS256")]
+    algorithm: String,
     /// An extra `JWTD_*` setting for every server, `KEY=VALUE`; repeatable. For example
     /// `--setting JWTD_REVOKE_ACCESS_ON_LOGOUT=true` measures the revoked-session check.
     #[arg(long = "setting", value_parser = parse_setting)]
@@ -177,7 +181,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let dir = TempDir::new()?;
     let sqlite_url = format!("sqlite://{}", dir.path().join("jwtd.db").display());
-    let jwtd = with_settings(Jwtd::new(&cli.jwtd, &sqlite_url, None, cost), &cli.settings);
+    eprintln!("algorithm: {}", cli.algorithm);
+    let jwtd = with_settings(Jwtd::new(&cli.jwtd, &sqlite_url, None, cost), &cli.settings)
+        .with_algorithm(&cli.algorithm, dir.path())
+        .await?;
     bench_backend(&cli, "sqlite", &jwtd, &probe, &mut report).await?;
 
     if let Some(url) = &cli.postgres_url {
@@ -185,7 +192,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let mut jwtd = with_settings(
             Jwtd::new(&cli.jwtd, url, Some(&schema.name), cost),
             &cli.settings,
-        );
+        )
+        .with_algorithm(&cli.algorithm, &dir.path().join("postgres"))
+        .await?;
         if let Some(connections) = cli.postgres_max_connections {
             jwtd = jwtd.with_setting("JWTD_DATABASE_MAX_CONNECTIONS", &connections.to_string());
         }

@@ -45,7 +45,8 @@ impl Jwtd {
             ("JWTD_DATABASE_URL".to_owned(), database_url.to_owned()),
             (
                 "JWTD_SIGNING_KEY".to_owned(),
-                "jwtd-bench signing key, not a secret".to_owned(),
+                // As long as the longest HMAC hash, so that HS384 and HS512 accept it too.
+                "jwtd-bench signing key, not a secret, 64 bytes for HS256/384/512".to_owned(),
             ),
             ("JWTD_LOG".to_owned(), "warn".to_owned()),
             (
@@ -80,6 +81,39 @@ impl Jwtd {
     pub fn with_setting(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
+    }
+
+    /// The same, signing with `algorithm`: an HMAC algorithm with the benchmark's secret, or
+    /// a public-key one with a pair `jwtd keys generate` writes into `dir`.
+    ///
+    /// # Errors
+    /// When `jwtd keys generate` fails (an unknown algorithm, an existing file).
+    pub async fn with_algorithm(mut self, algorithm: &str, dir: &Path) -> anyhow::Result<Self> {
+        if !algorithm.starts_with("HS") {
+            let name = format!("bench-{}", algorithm.to_ascii_lowercase());
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let status = self
+                .command()
+                .args([
+                    "keys", "generate", "--alg", algorithm, "--name", &name, "--out",
+                ])
+                .arg(dir)
+                .stdout(Stdio::null())
+                .status()
+                .await
+                .with_context(|| format!("cannot run {}", self.binary.display()))?;
+            anyhow::ensure!(
+                status.success(),
+                "`jwtd keys generate --alg {algorithm}` failed"
+            );
+            self.env.retain(|(key, _)| key != "JWTD_SIGNING_KEY");
+            let file = |suffix: &str| dir.join(format!("{name}.{suffix}")).display().to_string();
+            self = self
+                .with_setting("JWTD_SIGNING_KEY_FILE", &file("key.pem"))
+                .with_setting("JWTD_VERIFYING_KEY_FILE", &file("pub.pem"));
+        }
+        Ok(self.with_setting("JWTD_ALGORITHM", algorithm))
     }
 
     /// A `jwtd` command with only this benchmark's `JWTD_*` settings: none leak in from the

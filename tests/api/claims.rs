@@ -24,7 +24,7 @@ fn keys_of(claims: &Value) -> Vec<&str> {
 }
 
 /// Asserts that every endpoint refuses `access`/`refresh` as invalid tokens.
-async fn assert_refused_everywhere(app: &TestApp, access: &str, refresh: &str) {
+pub(crate) async fn assert_refused_everywhere(app: &TestApp, access: &str, refresh: &str) {
     app.get_authed("/me", access)
         .await
         .assert_bearer_refused("Token is invalid");
@@ -45,8 +45,8 @@ async fn tokens_carry_simplejwts_claims_in_its_order(backend: Backend) {
     for (token, kind, lifetime) in [(&refresh, "refresh", 86_400), (&access, "access", 300)] {
         assert_eq!(
             jwt_header(token),
-            json!({ "alg": "HS256", "typ": "JWT" }),
-            "no kid, as simplejwt"
+            json!({ "typ": "JWT", "alg": "HS256", "kid": app.codec.keys().kid() }),
+            "simplejwt's header, and the key's id"
         );
         let claims = claims(token);
         // simplejwt's order; `sid` is jwtd's session id.
@@ -262,7 +262,10 @@ async fn a_configured_hs512_signs_with_hs512_and_refuses_hs256(backend: Backend)
     })
     .await;
     let (refresh, access) = app.alice().await;
-    assert_eq!(jwt_header(&access), json!({ "alg": "HS512", "typ": "JWT" }));
+    assert_eq!(
+        jwt_header(&access),
+        json!({ "typ": "JWT", "alg": "HS512", "kid": app.codec.keys().kid() })
+    );
     app.get_authed("/me", &access)
         .await
         .assert(StatusCode::OK, ALICE);

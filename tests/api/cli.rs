@@ -49,6 +49,17 @@ impl Site {
         Self { dir, env }
     }
 
+    /// Sets `name` to `value` for the servers and commands started from now on.
+    pub(crate) fn set(&mut self, name: &'static str, value: &str) {
+        self.unset(name);
+        self.env.push((name, value.to_owned()));
+    }
+
+    /// Unsets `name` for the servers and commands started from now on.
+    pub(crate) fn unset(&mut self, name: &str) {
+        self.env.retain(|(set, _)| *set != name);
+    }
+
     pub(crate) fn serve(&self) -> Server {
         let env: Vec<(&str, &str)> = self
             .env
@@ -114,11 +125,11 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     reason: Option<String>,
     pub(crate) text: String,
-    json: Value,
+    pub(crate) json: Value,
 }
 
 impl Reply {
-    fn str(&self, field: &str) -> String {
+    pub(crate) fn str(&self, field: &str) -> String {
         self.json[field]
             .as_str()
             .unwrap_or_else(|| panic!("no {field:?} in {}", self.text))
@@ -127,17 +138,32 @@ impl Reply {
 }
 
 /// POSTs JSON over loopback with a `User-Agent`.
-async fn post(url: &str, body: &Value, user_agent: &str) -> Reply {
+pub(crate) async fn post(url: &str, body: &Value, user_agent: &str) -> Reply {
+    send(
+        hyper::Request::post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", user_agent),
+        serde_json::to_vec(body).unwrap(),
+    )
+    .await
+}
+
+/// GETs over loopback with a Bearer access token.
+pub(crate) async fn get_authed(url: &str, access: &str) -> Reply {
+    send(
+        hyper::Request::get(url).header("authorization", format!("Bearer {access}")),
+        Vec::new(),
+    )
+    .await
+}
+
+async fn send(request: hyper::http::request::Builder, body: Vec<u8>) -> Reply {
     use axum::body::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let request = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .header("user-agent", user_agent)
-        .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap())))
-        .unwrap();
+    let request = request.body(Full::new(Bytes::from(body))).unwrap();
     let response = client.request(request).await.expect("POST");
     let status = response.status().as_u16();
     let reason = response
@@ -167,7 +193,7 @@ pub(crate) async fn login(
     .await
 }
 
-async fn refresh(server: &Server, token: &str) -> Reply {
+pub(crate) async fn refresh(server: &Server, token: &str) -> Reply {
     post(
         &format!("{}/token/refresh", server.base),
         &json!({ "refresh": token }),

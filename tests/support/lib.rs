@@ -255,6 +255,8 @@ pub struct TestConfig {
     pub key: Vec<u8>,
     /// The argon2id memory cost, KiB: tiny by default, for speed.
     pub argon2_memory_kib: u32,
+    /// Keys that replace `algorithm` and `key` when set (public-key algorithms).
+    pub keys: Option<Keys>,
 }
 
 /// The page origin that cookie-mode tests allow.
@@ -277,6 +279,7 @@ impl Default for TestConfig {
             algorithm: Algorithm::HS256,
             key: TEST_KEY.to_vec(),
             argon2_memory_kib: 256,
+            keys: None,
         }
     }
 }
@@ -442,7 +445,10 @@ impl TestApp {
         let mut config = TestConfig::default();
         configure(&mut config);
         let (test_db, db) = TestDb::create(&backend).await;
-        let keys = Keys::hmac(config.algorithm, &config.key).expect("keys");
+        let keys = match config.keys {
+            Some(keys) => keys,
+            None => Keys::hmac(config.algorithm, &config.key).expect("keys"),
+        };
         let codec = Arc::new(TokenCodec::new(config.tokens.clone(), keys));
         let clock = Arc::new(ManualClock::new(T0));
         let hasher = PasswordHasher::new(config.argon2_memory_kib, 1, 1, [9; 16]).expect("hasher");
@@ -654,6 +660,43 @@ impl TestApp {
         row.try_get_by_index::<T>(0)
             .expect("a value of the expected type")
     }
+}
+
+/// The bytes of a test key under `tests/fixtures/keys`.
+pub fn key_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/keys")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The path of a test key under `tests/fixtures/keys`.
+pub fn key_fixture_path(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/keys")
+        .join(name)
+}
+
+/// The key pair fixture (`NAME.key.pem`, `NAME.pub.pem`) for each public-key algorithm.
+pub fn key_pair_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::ES256 => "p256-a",
+        Algorithm::ES384 => "p384-a",
+        Algorithm::EdDSA => "ed25519-a",
+        _ => "rsa-a",
+    }
+}
+
+/// Keys signing with the private key fixture `signing` (`NAME.key.pem`) and verifying with
+/// the public key fixtures `verifying` (`NAME.pub.pem`).
+pub fn pem_keys(algorithm: Algorithm, signing: &str, verifying: &[&str]) -> Keys {
+    let private = key_fixture(&format!("{signing}.key.pem"));
+    let publics: Vec<Vec<u8>> = verifying
+        .iter()
+        .map(|name| key_fixture(&format!("{name}.pub.pem")))
+        .collect();
+    let slices: Vec<&[u8]> = publics.iter().map(Vec::as_slice).collect();
+    Keys::from_pem(algorithm, &private, &slices).expect("keys from the fixtures")
 }
 
 /// Decodes a JWT's payload without checking anything (to look at claims).

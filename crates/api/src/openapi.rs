@@ -56,6 +56,30 @@ mod schema {
         pub username: String,
     }
 
+    /// A public key (RFC 7517): RSA (`n`, `e`), EC (`crv`, `x`, `y`) or OKP (`crv`, `x`).
+    #[derive(ToSchema)]
+    pub struct Jwk {
+        /// Always `sig`.
+        #[schema(rename = "use")]
+        pub use_: String,
+        pub alg: String,
+        /// The RFC 7638 thumbprint, which tokens signed with this key name in their `kid`.
+        pub kid: String,
+        /// `RSA`, `EC` or `OKP`.
+        pub kty: String,
+        pub crv: Option<String>,
+        pub n: Option<String>,
+        pub e: Option<String>,
+        pub x: Option<String>,
+        pub y: Option<String>,
+    }
+
+    /// `GET /.well-known/jwks.json` answer: empty with an HMAC algorithm.
+    #[derive(ToSchema)]
+    pub struct JwkSet {
+        pub keys: Vec<Jwk>,
+    }
+
     /// One live session.
     #[derive(ToSchema)]
     pub struct Session {
@@ -185,7 +209,9 @@ mod paths {
     pub fn metrics() {}
 
     #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
-        responses((status = 200, description = "JSON Web Key Set")))]
+        responses((status = 200, description = "The public keys that verify jwtd's tokens, the signing key's first",
+            body = JwkSet,
+            headers(("Cache-Control" = String, description = "public, max-age=300")))))]
     pub fn jwks() {}
 }
 
@@ -218,7 +244,8 @@ impl utoipa::Modify for BearerScheme {
     ),
     components(schemas(
         schema::Credentials, schema::TokenPair, schema::RefreshRequest, schema::Refreshed,
-        schema::VerifyRequest, schema::Detail, schema::Me, schema::Session,
+        schema::VerifyRequest, schema::Detail, schema::Me, schema::Session, schema::Jwk,
+        schema::JwkSet,
     )),
     modifiers(&BearerScheme),
 )]

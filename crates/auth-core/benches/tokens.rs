@@ -19,14 +19,52 @@ use criterion::{Criterion, criterion_group, criterion_main};
 /// A fixed clock: every token is minted and verified at this instant.
 const NOW: i64 = 1_750_000_000;
 
+/// A test key pair of `tests/fixtures/keys` (`NAME.key.pem`, `NAME.pub.pem`).
+macro_rules! pair {
+    ($name:literal) => {
+        (
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/fixtures/keys/",
+                $name,
+                ".key.pem"
+            ))
+            .as_slice(),
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/fixtures/keys/",
+                $name,
+                ".pub.pem"
+            ))
+            .as_slice(),
+        )
+    };
+}
+
 fn codec(algorithm: Algorithm) -> TokenCodec {
-    let keys = Keys::hmac(algorithm, b"a benchmark signing key of 32 bytes").unwrap();
+    let (private, public) = match algorithm {
+        Algorithm::ES256 => pair!("p256-a"),
+        Algorithm::ES384 => pair!("p384-a"),
+        Algorithm::EdDSA => pair!("ed25519-a"),
+        _ => pair!("rsa-a"),
+    };
+    let keys = if algorithm.is_hmac() {
+        Keys::hmac(
+            algorithm,
+            b"a benchmark signing key of 64 bytes, for HS256, HS384 and HS512",
+        )
+    } else {
+        Keys::from_pem(algorithm, private, &[public])
+    }
+    .unwrap();
     TokenCodec::new(TokenSettings::default(), keys)
 }
 
 fn tokens(c: &mut Criterion) {
-    // The asymmetric algorithms join here once auth-core has them (issue 17).
-    algorithm_benches(c, Algorithm::HS256);
+    // One algorithm, or all: `cargo bench -p auth-core --bench tokens -- ES256/`.
+    for algorithm in Algorithm::ALL {
+        algorithm_benches(c, algorithm);
+    }
 }
 
 fn algorithm_benches(c: &mut Criterion, algorithm: Algorithm) {

@@ -53,6 +53,7 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<ExitCod
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let address: SocketAddr = config.bind_address()?;
+    let codec = Arc::new(state::codec(&config)?);
     let db = state::connect(&config).await?;
     if config.database.auto_migrate.0 {
         state::migrate(&config, &db).await?;
@@ -78,7 +79,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         }
         None => (Arc::new(RevokedSessions::new()), None),
     };
-    let state = state::app_state_with(&config, db, revoked)?;
+    let state = state::app_state_with(&config, db, revoked, codec)?;
     // Redis is the fast path; the database poll below keeps running as the fallback.
     let _redis_tasks = redis.zip(outbox).map(|(client, outbox)| {
         (

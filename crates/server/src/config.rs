@@ -258,9 +258,14 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         if auth_core::Algorithm::parse(&self.tokens.algorithm).is_none() {
+            let supported: Vec<&str> = auth_core::Algorithm::ALL
+                .iter()
+                .map(|algorithm| algorithm.as_str())
+                .collect();
             bail!(
-                "invalid setting JWTD_ALGORITHM: unsupported algorithm {:?} (supported: HS256, HS384, HS512)",
-                self.tokens.algorithm
+                "invalid setting JWTD_ALGORITHM: unsupported algorithm {:?} (supported: {})",
+                self.tokens.algorithm,
+                supported.join(", ")
             );
         }
         for (key, value) in [
@@ -407,6 +412,7 @@ mod tests {
             "blacklist_after_rotation": true,
             "algorithm": "HS256",
             "signing_key_file": null,
+            "verifying_key_file": [],
             "audience": null,
             "issuer": null,
             "leeway": 0,
@@ -454,7 +460,7 @@ mod tests {
             }
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 53);
+        assert_eq!(known_keys().len(), 54);
     }
 
     #[test]

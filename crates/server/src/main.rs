@@ -47,7 +47,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("jwtd: {error:#}");
-            ExitCode::FAILURE
+            // A key setting that cannot be used is an invalid setting like any other.
+            if error.is::<signing_key::InvalidKey>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -10,13 +10,13 @@ use api::db::{self, Database, DbOptions};
 use api::passwords::Passwords;
 use api::revocations::RevokedSessions;
 use api::{AppState, HttpSettings, Parts};
-use auth_core::{Algorithm, ClientMarkKey, Keys, PasswordHasher, TokenCodec, TokenSettings};
+use auth_core::{PasswordHasher, TokenCodec, TokenSettings};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, axum_header_name};
-use crate::signing_key;
+use crate::signing_key::{self, Missing};
 
 /// The token settings of a configuration.
 pub fn token_settings(config: &Config) -> TokenSettings {
@@ -120,15 +120,15 @@ pub async fn migrate(config: &Config, db: &Database) -> anyhow::Result<()> {
     migrated
 }
 
-/// The token codec of a configuration, with its signing key.
+/// The token codec of a configuration, with its keys (an HMAC secret is generated on first
+/// use when none is configured).
 ///
 /// # Errors
-/// When the key cannot be loaded or created.
+/// [`signing_key::InvalidKey`] naming the key setting that is wrong, or an error writing a
+/// generated key.
 pub fn codec(config: &Config) -> anyhow::Result<TokenCodec> {
-    let algorithm = Algorithm::parse(&config.tokens.algorithm)
-        .ok_or_else(|| anyhow!("unsupported algorithm {:?}", config.tokens.algorithm))?;
-    let key = signing_key::load_or_create(config.tokens.signing_key.as_ref(), &config.key_file())?;
-    let keys = Keys::hmac(algorithm, key.expose_secret().as_bytes())?;
+    let keys =
+        signing_key::keys(config, Missing::Generate)?.ok_or_else(|| anyhow!("no signing key"))?;
     Ok(TokenCodec::new(token_settings(config), keys))
 }
 
@@ -152,24 +152,23 @@ pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
 /// # Errors
 /// When the key or the hasher cannot be set up.
 pub fn app_state(config: &Config, db: Database) -> anyhow::Result<AppState> {
-    app_state_with(config, db, Arc::new(RevokedSessions::new()))
+    let codec = Arc::new(codec(config)?);
+    app_state_with(config, db, Arc::new(RevokedSessions::new()), codec)
 }
 
-/// Everything the router needs, around `revoked` (which may share revocations via Redis).
+/// Everything the router needs, around `revoked` (which may share revocations via Redis)
+/// and `codec` (loaded before the database is touched, so that a bad key stops start-up
+/// first).
 ///
 /// # Errors
-/// When the key or the hasher cannot be set up.
+/// When the hasher or the store cannot be set up.
 pub fn app_state_with(
     config: &Config,
     db: Database,
     revoked: Arc<RevokedSessions>,
+    codec: Arc<TokenCodec>,
 ) -> anyhow::Result<AppState> {
-    let codec = Arc::new(codec(config)?);
-    // The signing key `codec` just loaded (or created): every instance sharing it marks a
-    // client alike, so a replay may land on any of them.
-    let signing_key =
-        signing_key::load_or_create(config.tokens.signing_key.as_ref(), &config.key_file())?;
-    let client_mark_key = ClientMarkKey::derive(signing_key.expose_secret().as_bytes());
+    let client_mark_key = signing_key::client_mark_key(config)?;
     let (refresh_cookie, cors_allowed_origins) = config.browser.settings()?;
     let trusted_proxies = config.trusted_proxies()?;
     // Login counts live in Redis when it is set, so that every instance sees them.

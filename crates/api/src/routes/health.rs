@@ -26,10 +26,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "status": "ready" })))
 }
 
-/// `GET /.well-known/jwks.json`: the public keys. HMAC keys are secret, so with an HS*
-/// algorithm the set is empty.
-pub async fn jwks() -> Json<Value> {
-    Json(json!({ "keys": [] }))
+/// How long a resource server may cache the JWK Set (5 minutes): a key added to
+/// `JWTD_VERIFYING_KEY_FILE` must be published this long before it signs.
+pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// `GET /.well-known/jwks.json`: the public keys, the signing key's first. HMAC keys are
+/// secret, so with an HS* algorithm the set is empty.
+pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, JWKS_CACHE_CONTROL)],
+        Json(state.codec.keys().jwks()),
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.

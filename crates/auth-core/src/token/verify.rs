@@ -19,7 +19,9 @@ pub(super) use own::OwnTokens;
 /// A verifying key with the `Validation` jsonwebtoken checks tokens against, built once.
 #[derive(Clone)]
 pub(super) struct Verifier {
-    kid: Option<String>,
+    kid: String,
+    /// Whether tokens naming no `kid` are verified with this key (the signing key's).
+    unnamed: bool,
     key: DecodingKey,
     validation: Validation,
 }
@@ -50,16 +52,19 @@ impl Verifier {
         validation.required_spec_claims = required;
         Self {
             kid: key.kid.clone(),
+            unnamed: key.unnamed,
             key: key.key.clone(),
             validation,
         }
     }
 
-    /// Whether a token naming `kid` may be verified with this key: a key with a `kid` only
-    /// verifies tokens naming it; a key without one verifies tokens whatever they name, as
-    /// simplejwt ignores `kid`.
+    /// Whether a token naming `kid` may be verified with this key: one naming it, or, for
+    /// the signing key, one naming none (simplejwt writes no `kid`).
     fn accepts(&self, kid: Option<&str>) -> bool {
-        self.kid.is_none() || self.kid.as_deref() == kid
+        match kid {
+            Some(kid) => self.kid == kid,
+            None => self.unnamed,
+        }
     }
 }
 
@@ -139,17 +144,18 @@ impl TokenCodec {
             several => {
                 let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
                 let kid = header.kid.as_deref();
+                // A `kid` no key has is refused here, before any signature is checked.
                 several
                     .iter()
-                    .find(|verifier| verifier.kid.is_some() && verifier.kid.as_deref() == kid)
-                    .or_else(|| several.iter().find(|verifier| verifier.kid.is_none()))
+                    .find(|verifier| verifier.accepts(kid))
                     .ok_or(TokenError::Invalid)?
             }
         };
         let data = jsonwebtoken::decode::<C>(token, &verifier.key, &verifier.validation)
             .map_err(|_| TokenError::Invalid)?;
         // RFC 7515 §4.1.11: jwtd understands no header extension, so a token that lists any
-        // as critical must be refused. `jku`, `x5u` and `jwk` are never read: the key is ours.
+        // as critical must be refused. `jku`, `x5u` and `jwk` are never read: the key is ours,
+        // chosen by `kid` alone, and the algorithm is that key's, whatever `alg` says.
         if data.header.crit.is_some() || !verifier.accepts(data.header.kid.as_deref()) {
             return Err(TokenError::Invalid);
         }

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::{Config, env_name, known_keys};
+use crate::signing_key::{self, Missing};
 use crate::state::redact_url;
 
 /// Where a setting's value came from.
@@ -83,6 +84,15 @@ pub fn check(file: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The key files are read and checked as `serve` would, but a missing HMAC key file is
+    // not generated.
+    let keys = match signing_key::keys(&config, Missing::Skip) {
+        Ok(keys) => keys,
+        Err(error) => {
+            eprintln!("jwtd: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     let rows = rows(&config);
     let width = rows
         .iter()
@@ -92,6 +102,18 @@ pub fn check(file: Option<&Path>) -> ExitCode {
     for (key, value) in rows {
         let setting = format!("{}={value}", env_name(&key));
         println!("{setting:<width$}  # {}", origin(&figment, &key));
+    }
+    match keys {
+        Some(keys) => println!(
+            "# keys: {}, signing kid {}, verifying kids {}",
+            keys.algorithm(),
+            keys.kid(),
+            keys.kids().join(",")
+        ),
+        None => println!(
+            "# keys: {}, the secret is generated on first start",
+            config.tokens.algorithm
+        ),
     }
     println!("# configuration is valid");
     ExitCode::SUCCESS

@@ -24,14 +24,19 @@ pub struct TokenConfig {
     pub rotate_refresh_tokens: Flag,
     /// Blacklist the old refresh token on rotation (enables reuse detection).
     pub blacklist_after_rotation: Flag,
-    /// `HS256`, `HS384` or `HS512`.
+    /// `HS256`/`HS384`/`HS512`, `RS256`/`RS384`/`RS512`, `PS256`/`PS384`/`PS512`, `ES256`,
+    /// `ES384` or `EdDSA`.
     #[serde(deserialize_with = "lenient::text")]
     pub algorithm: String,
     /// The HMAC secret. Unset: generated once and kept in `signing_key_file`.
     #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
     pub signing_key: Option<SecretString>,
-    /// Where a generated signing key is kept; default beside the SQLite database.
+    /// HMAC: where a generated secret is kept (default beside the SQLite database). Public-key
+    /// algorithms: the PKCS#8 private key that signs.
     pub signing_key_file: Option<PathBuf>,
+    /// Public-key algorithms: the signing key's public key and any older ones whose tokens
+    /// still verify (or a newer one published ahead), comma-separated.
+    pub verifying_key_file: List,
     /// `aud` written into and required on every token.
     #[serde(default, deserialize_with = "lenient::optional_text")]
     pub audience: Option<String>,
@@ -68,6 +73,7 @@ impl Default for TokenConfig {
             algorithm: "HS256".to_owned(),
             signing_key: None,
             signing_key_file: None,
+            verifying_key_file: List(Vec::new()),
             audience: None,
             issuer: None,
             leeway: Seconds(Duration::ZERO),

@@ -32,12 +32,9 @@ impl Reference<'_> {
         if let Some(issuer) = &settings.issuer {
             claims.insert("iss".to_owned(), issuer.as_str().into());
         }
-        jsonwebtoken::encode(
-            &Header::new(self.algorithm.to_jwt()),
-            &claims,
-            &EncodingKey::from_secret(self.secret),
-        )
-        .unwrap()
+        let mut header = Header::new(self.algorithm.to_jwt());
+        header.kid = Some(crate::token::keys::hmac_kid(self.algorithm, self.secret));
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(self.secret)).unwrap()
     }
 
     fn refresh(&self, spec: &RefreshSpec<'_>) -> String {
