@@ -226,7 +226,7 @@ fn a_key_that_does_not_parse_fit_or_stay_private_stops_start_up_naming_it() {
         );
     }
     // A key file of another user's: only root can make one here.
-    if nix_like_root() {
+    if running_as_root() {
         std::os::unix::fs::chown(&p256, Some(65_534), None).unwrap();
         let (code, stderr) = serve_exit(
             &dir,
@@ -248,7 +248,7 @@ fn a_key_that_does_not_parse_fit_or_stay_private_stops_start_up_naming_it() {
 }
 
 /// Whether this test runs as root (the owner of `/proc/self`).
-fn nix_like_root() -> bool {
+fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").is_ok_and(|metadata| metadata.uid() == 0)
 }
