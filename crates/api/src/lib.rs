@@ -14,6 +14,7 @@ pub mod events;
 mod ids;
 mod input;
 pub mod metrics;
+pub mod oauth;
 pub mod observe;
 mod openapi;
 pub mod passwords;
@@ -61,6 +62,8 @@ pub struct HttpSettings {
     /// The origins allowed to call jwtd from a browser with credentials (CORS), and the only
     /// ones a cookie-authenticated request may come from. Empty: none.
     pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
+    /// The client allowed to call `/introspect`; `None`: the endpoint does not exist.
+    pub introspection: Option<oauth::IntrospectionClient>,
 }
 
 impl Default for HttpSettings {
@@ -74,6 +77,7 @@ impl Default for HttpSettings {
             revoke_access_on_logout: false,
             refresh_cookie: None,
             cors_allowed_origins: Vec::new(),
+            introspection: None,
         }
     }
 }

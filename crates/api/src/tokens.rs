@@ -121,7 +121,14 @@ pub async fn obtain_pair(
     Ok(Pair { refresh, access })
 }
 
-fn presented<'a>(token: &str, verified: &'a VerifiedToken) -> Result<Presented<'a>, ApiError> {
+/// A verified refresh token as the store takes it.
+///
+/// # Errors
+/// `ApiError::NoAccountForToken` when it names no user.
+pub(crate) fn presented<'a>(
+    token: &str,
+    verified: &'a VerifiedToken,
+) -> Result<Presented<'a>, ApiError> {
     let user = match verified.user {
         UserClaim::Id(user) => user,
         UserClaim::Missing | UserClaim::Unrecognized => return Err(ApiError::NoAccountForToken),
@@ -195,7 +202,7 @@ async fn refresh_once(
 
 /// Presents a refresh token to the store, acts on its report, and turns a refusal into the
 /// error to answer.
-async fn present(
+pub(crate) async fn present(
     state: &AppState,
     use_: Use,
     presented: Presented<'_>,

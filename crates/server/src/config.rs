@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use report::check;
 pub use sections::{
-    BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig,
-    TokenConfig,
+    BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, ResourceServerConfig,
+    RevocationConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -46,6 +46,9 @@ pub struct Config {
     /// Sharing revoked sessions between instances.
     #[serde(flatten)]
     pub revocation: RevocationConfig,
+    /// Token introspection for resource servers.
+    #[serde(flatten)]
+    pub resource_servers: ResourceServerConfig,
     /// The database and its upkeep.
     #[serde(flatten)]
     pub database: DatabaseConfig,
@@ -67,6 +70,7 @@ fn known_keys() -> Vec<String> {
     // Not serialized (secrets), but settings all the same.
     keys.push("signing_key".to_owned());
     keys.push("redis_url".to_owned());
+    keys.push("introspect_client_secret".to_owned());
     keys
 }
 
@@ -185,6 +189,7 @@ impl Config {
         let http = section(figment, &mut refusals);
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
+        let resource_servers = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
         let passwords = section(figment, &mut refusals);
         let logging = section(figment, &mut refusals);
@@ -215,13 +220,21 @@ impl Config {
             bail!(first.message);
         }
         match (
-            tokens, http, browser, revocation, database, passwords, logging,
+            tokens,
+            http,
+            browser,
+            revocation,
+            resource_servers,
+            database,
+            passwords,
+            logging,
         ) {
             (
                 Some(tokens),
                 Some(http),
                 Some(browser),
                 Some(revocation),
+                Some(resource_servers),
                 Some(database),
                 Some(passwords),
                 Some(logging),
@@ -230,6 +243,7 @@ impl Config {
                 http,
                 browser,
                 revocation,
+                resource_servers,
                 database,
                 passwords,
                 logging,
@@ -265,6 +279,7 @@ impl Config {
         }
         axum_header_name(&self.http.auth_header_name)?;
         self.browser.settings()?;
+        self.resource_servers.introspection()?;
         for (key, value) in [
             ("user_id_claim", &self.tokens.user_id_claim),
             ("token_type_claim", &self.tokens.token_type_claim),
@@ -394,6 +409,7 @@ mod tests {
             "metrics_bind": null,
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
+            "introspect_client_id": null,
             "database_url": "sqlite://jwtd.db",
             "database_schema": null,
             "database_max_connections": 10,
@@ -412,7 +428,7 @@ mod tests {
             expected.extend(browser.clone());
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 46);
+        assert_eq!(known_keys().len(), 48);
     }
 
     #[test]

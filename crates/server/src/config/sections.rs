@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail};
 use api::cookies::{CSRF_COOKIE, CookieSettings, SameSite};
 use api::cors::AllowedOrigin;
 use api::db::DbOptions;
-use secrecy::SecretString;
+use api::oauth::{ClientSecret, IntrospectionClient};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::values::{Flag, List, LogFormat, Seconds, lenient};
@@ -352,4 +353,38 @@ fn is_domain_name(domain: &str) -> bool {
                     .bytes()
                     .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
         })
+}
+
+/// Resource servers: the client allowed to introspect tokens (`POST /introspect`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ResourceServerConfig {
+    /// The HTTP Basic user name of the one client allowed to call `/introspect`; unset with
+    /// the secret: the endpoint does not exist.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub introspect_client_id: Option<String>,
+    /// That client's HTTP Basic password.
+    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
+    pub introspect_client_secret: Option<SecretString>,
+}
+
+impl ResourceServerConfig {
+    /// The introspection client, `None` when neither half is set.
+    ///
+    /// # Errors
+    /// A message naming the missing setting when only one of the two is set.
+    pub fn introspection(&self) -> anyhow::Result<Option<IntrospectionClient>> {
+        match (&self.introspect_client_id, &self.introspect_client_secret) {
+            (None, None) => Ok(None),
+            (Some(id), Some(secret)) => Ok(Some(IntrospectionClient {
+                id: id.clone(),
+                secret: ClientSecret::new(secret.expose_secret()),
+            })),
+            (Some(_), None) => bail!(
+                "invalid setting JWTD_INTROSPECT_CLIENT_SECRET: required when JWTD_INTROSPECT_CLIENT_ID is set"
+            ),
+            (None, Some(_)) => bail!(
+                "invalid setting JWTD_INTROSPECT_CLIENT_ID: required when JWTD_INTROSPECT_CLIENT_SECRET is set"
+            ),
+        }
+    }
 }
