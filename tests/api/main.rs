@@ -27,6 +27,7 @@ mod revoke;
 mod rotation;
 mod scale_out;
 mod sessions;
+mod simplejwt_move;
 mod smoke;
 mod storage;
 mod token_obtain;

@@ -4,6 +4,7 @@
 //! This crate reads no environment and binds no sockets: the server builds an `AppState`
 //! from its configuration and hands it to [`router`].
 
+mod adoption;
 mod auth;
 pub mod clock;
 pub mod cookies;
@@ -64,6 +65,9 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
     /// The client allowed to call `/introspect`; `None`: the endpoint does not exist.
     pub introspection: Option<oauth::IntrospectionClient>,
+    /// Adopt refresh tokens simplejwt issued (no `sid`, not stored) before this Unix time
+    /// as new sessions on first use; `None`: refuse them as `Token is invalid`.
+    pub adopt_refresh_tokens_issued_before: Option<i64>,
 }
 
 impl Default for HttpSettings {
@@ -78,6 +82,7 @@ impl Default for HttpSettings {
             refresh_cookie: None,
             cors_allowed_origins: Vec::new(),
             introspection: None,
+            adopt_refresh_tokens_issued_before: None,
         }
     }
 }

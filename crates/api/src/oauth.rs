@@ -40,6 +40,7 @@ pub async fn revoke(state: &AppState, token: &str, client: &Client) -> Result<()
     match verified.kind {
         Some(TokenKind::Refresh) => {
             let presented = tokens::presented(token, &verified)?;
+            crate::adoption::adopt(state, &verified, &presented, client, now).await?;
             match tokens::present(state, Use::Logout, presented, None, client, now).await {
                 Ok(_) => state.metrics.add(Count::Logout),
                 // Refused (unknown, blacklisted, revoked): nothing left to revoke.

@@ -179,6 +179,7 @@ async fn refresh_once(
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     let rotated = if state.codec.settings().rotate_refresh_tokens {
         // Minted here, on the request's task, so that the engine's one writer does not.
         let successor = Minted::ahead(&state.codec, &presented, now)?;
@@ -283,6 +284,7 @@ pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<()
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified).map_err(|_| TokenError::Invalid)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     present(state, Use::Logout, presented, None, client, now).await?;
     state.metrics.add(Count::Logout);
     Ok(())
@@ -301,6 +303,7 @@ pub async fn refresh_token_owner(
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(token, &verified)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     let user = presented.user;
     present(state, Use::Check, presented, None, client, now).await?;
     Ok(user)

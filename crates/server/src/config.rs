@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use report::check;
 pub use sections::{
     BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, ResourceServerConfig,
-    RevocationConfig, TokenConfig,
+    RevocationConfig, SimplejwtConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -49,6 +49,9 @@ pub struct Config {
     /// Token introspection for resource servers.
     #[serde(flatten)]
     pub resource_servers: ResourceServerConfig,
+    /// Moving from a running simplejwt.
+    #[serde(flatten)]
+    pub simplejwt: SimplejwtConfig,
     /// The database and its upkeep.
     #[serde(flatten)]
     pub database: DatabaseConfig,
@@ -190,6 +193,7 @@ impl Config {
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
         let resource_servers = section(figment, &mut refusals);
+        let simplejwt = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
         let passwords = section(figment, &mut refusals);
         let logging = section(figment, &mut refusals);
@@ -225,6 +229,7 @@ impl Config {
             browser,
             revocation,
             resource_servers,
+            simplejwt,
             database,
             passwords,
             logging,
@@ -235,6 +240,7 @@ impl Config {
                 Some(browser),
                 Some(revocation),
                 Some(resource_servers),
+                Some(simplejwt),
                 Some(database),
                 Some(passwords),
                 Some(logging),
@@ -244,6 +250,7 @@ impl Config {
                 browser,
                 revocation,
                 resource_servers,
+                simplejwt,
                 database,
                 passwords,
                 logging,
@@ -280,6 +287,7 @@ impl Config {
         axum_header_name(&self.http.auth_header_name)?;
         self.browser.settings()?;
         self.resource_servers.introspection()?;
+        self.simplejwt.cutover()?;
         for (key, value) in [
             ("user_id_claim", &self.tokens.user_id_claim),
             ("token_type_claim", &self.tokens.token_type_claim),
@@ -410,6 +418,7 @@ mod tests {
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
             "introspect_client_id": null,
+            "adopt_refresh_tokens_issued_before": null,
             "database_url": "sqlite://jwtd.db",
             "database_schema": null,
             "database_max_connections": 10,
@@ -428,7 +437,7 @@ mod tests {
             expected.extend(browser.clone());
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 48);
+        assert_eq!(known_keys().len(), 49);
     }
 
     #[test]

@@ -175,6 +175,7 @@ pub fn app_state_with(
         refresh_cookie,
         cors_allowed_origins,
         introspection: config.resource_servers.introspection()?,
+        adopt_refresh_tokens_issued_before: config.simplejwt.cutover()?,
     };
     let state = api::assemble(Parts {
         db,

@@ -355,6 +355,41 @@ fn is_domain_name(domain: &str) -> bool {
         })
 }
 
+/// Moving from simplejwt.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SimplejwtConfig {
+    /// The moment jwtd took over from simplejwt (Unix seconds or RFC 3339): refresh tokens
+    /// simplejwt issued before it are adopted as sessions on first use.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub adopt_refresh_tokens_issued_before: Option<String>,
+}
+
+impl SimplejwtConfig {
+    /// The cut-over as Unix seconds, `None` when unset.
+    ///
+    /// # Errors
+    /// A message naming the setting when it is neither Unix seconds nor an RFC 3339 time.
+    pub fn cutover(&self) -> anyhow::Result<Option<i64>> {
+        let Some(text) = self.adopt_refresh_tokens_issued_before.as_deref() else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        if let Ok(seconds) = text.parse::<i64>() {
+            return Ok(Some(seconds));
+        }
+        humantime::parse_rfc3339_weak(text)
+            .ok()
+            .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow!(
+                    "invalid setting JWTD_ADOPT_REFRESH_TOKENS_ISSUED_BEFORE: {text:?} is neither Unix seconds nor an RFC 3339 time (2026-12-05T08:00:00Z)"
+                )
+            })
+    }
+}
+
 /// Resource servers: the client allowed to introspect tokens (`POST /introspect`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ResourceServerConfig {
