@@ -36,6 +36,8 @@ fn config_check_shows_each_setting_with_its_origin_and_no_secret() {
         ),
         ("JWTD_SIGNING_KEY", "signing-Secret-0123456789abcdef-xyz"),
         ("JWTD_AUDIENCE", "billing"),
+        ("JWTD_INTROSPECT_CLIENT_ID", "billing-api"),
+        ("JWTD_INTROSPECT_CLIENT_SECRET", "introspect-Secret-8812"),
         ("JWTD_NOT_A_SETTING", "1"),
     ]);
     let file = std::env::temp_dir().join(integration_tests::unique_name("jwtd_config"));
@@ -78,7 +80,18 @@ fn config_check_shows_each_setting_with_its_origin_and_no_secret() {
         "{report}"
     );
     assert!(line(&report, "JWTD_METRICS_BIND").starts_with("JWTD_METRICS_BIND=(unset) "));
+    assert!(
+        line(&report, "JWTD_INTROSPECT_CLIENT_ID")
+            .starts_with("JWTD_INTROSPECT_CLIENT_ID=billing-api "),
+        "{report}"
+    );
+    assert!(
+        line(&report, "JWTD_INTROSPECT_CLIENT_SECRET")
+            .starts_with("JWTD_INTROSPECT_CLIENT_SECRET=(set, redacted) "),
+        "{report}"
+    );
     for secret in [
+        "introspect-Secret-8812",
         "pg-Secret-771",
         "redis-Secret-553",
         "signing-Secret-0123456789",
@@ -167,6 +180,23 @@ fn config_check_shows_the_abuse_settings_and_refuses_the_replaced_forwarded_for(
         assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
         let stderr = text(&output.stderr);
         assert!(stderr.starts_with(message), "{stderr}");
+    }
+}
+
+#[test]
+fn introspection_needs_both_its_client_id_and_secret() {
+    for (set, missing) in [
+        ("JWTD_INTROSPECT_CLIENT_ID", "JWTD_INTROSPECT_CLIENT_SECRET"),
+        ("JWTD_INTROSPECT_CLIENT_SECRET", "JWTD_INTROSPECT_CLIENT_ID"),
+    ] {
+        let site = Site::new(&[(set, "introspect-Secret-4410")]);
+        let output = check(&site, &[]);
+        assert_eq!(output.status.code(), Some(2), "{set}: {output:?}");
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            stderr,
+            format!("jwtd: invalid setting {missing}: required when {set} is set\n")
+        );
     }
 }
 

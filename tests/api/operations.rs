@@ -75,6 +75,8 @@ async fn the_openapi_document_lists_every_endpoint(backend: Backend) {
         "/logout/all",
         "/token/logout",
         "/token/logout/all",
+        "/revoke",
+        "/introspect",
         "/me",
         "/sessions",
         "/sessions/{id}",
@@ -91,6 +93,10 @@ async fn the_openapi_document_lists_every_endpoint(backend: Backend) {
     assert_eq!(
         response.json["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+    assert_eq!(
+        response.json["components"]["securitySchemes"]["introspection_client"]["scheme"],
+        "basic"
     );
 }
 

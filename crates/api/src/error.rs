@@ -11,6 +11,9 @@ use auth_core::TokenError;
 /// `family_revoked`, `expired`, ...). The body keeps simplejwt's exact shape.
 pub const REASON_HEADER: HeaderName = HeaderName::from_static("x-jwtd-reason");
 
+/// The challenge of a 401 from `/introspect`, whose caller authenticates with HTTP Basic.
+pub const BASIC_CHALLENGE: HeaderValue = HeaderValue::from_static("Basic realm=\"jwtd\"");
+
 /// A request failed. Each variant maps to one status and one simplejwt/DRF body.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,6 +50,10 @@ pub enum ApiError {
     /// A Bearer token that is not a valid access token: 401 with `messages`.
     #[error("bearer token refused: {0}")]
     BearerToken(TokenError),
+    /// `/introspect` without the configured client's HTTP Basic credentials: 401 with DRF's
+    /// `BasicAuthentication` message and `WWW-Authenticate: Basic realm="jwtd"`.
+    #[error("introspection client not authenticated")]
+    ClientUnauthorized(&'static str),
     /// A Bearer token without a user id claim: 401.
     #[error("bearer token has no user id")]
     NoUserIdentification,
@@ -194,6 +201,7 @@ impl ApiError {
                     }],
                 }),
             ),
+            ClientUnauthorized(message) => (StatusCode::UNAUTHORIZED, json!({ "detail": message })),
             NoUserIdentification => (
                 StatusCode::UNAUTHORIZED,
                 detail_code(
@@ -265,6 +273,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::VerifyBlacklisted => {
                 headers.insert(REASON_HEADER, HeaderValue::from_static("blacklisted"));
+            }
+            ApiError::ClientUnauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, BASIC_CHALLENGE);
             }
             ApiError::Csrf(_) => {
                 headers.insert(REASON_HEADER, HeaderValue::from_static("csrf_failed"));

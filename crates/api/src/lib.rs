@@ -4,6 +4,7 @@
 //! This crate reads no environment and binds no sockets: the server builds an `AppState`
 //! from its configuration and hands it to [`router`].
 
+mod adoption;
 mod auth;
 pub mod client_address;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod events;
 mod ids;
 mod input;
 pub mod metrics;
+pub mod oauth;
 pub mod observe;
 mod openapi;
 pub mod passwords;
@@ -71,6 +73,11 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
     /// Login lockout and rate limits (issue 15).
     pub throttle: throttle::ThrottleSettings,
+    /// The client allowed to call `/introspect`; `None`: the endpoint does not exist.
+    pub introspection: Option<oauth::IntrospectionClient>,
+    /// Adopt refresh tokens simplejwt issued (no `sid`, not stored) before this Unix time
+    /// as new sessions on first use; `None`: refuse them as `Token is invalid`.
+    pub adopt_refresh_tokens_issued_before: Option<i64>,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +93,8 @@ impl Default for HttpSettings {
             refresh_cookie: None,
             cors_allowed_origins: Vec::new(),
             throttle: throttle::ThrottleSettings::default(),
+            introspection: None,
+            adopt_refresh_tokens_issued_before: None,
         }
     }
 }

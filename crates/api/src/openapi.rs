@@ -42,6 +42,34 @@ mod schema {
         pub token: String,
     }
 
+    /// `POST /revoke` and `POST /introspect` body (JSON, form-encoded or multipart).
+    #[derive(ToSchema)]
+    pub struct TokenRequest {
+        pub token: String,
+        /// `refresh_token` or `access_token`; accepted and ignored (a JWT names its type).
+        pub token_type_hint: Option<String>,
+    }
+
+    /// `POST /introspect` answer: `{"active": false}` alone for anything not live.
+    #[derive(ToSchema)]
+    pub struct Introspection {
+        pub active: bool,
+        /// The user id, as a string.
+        pub sub: Option<String>,
+        pub username: Option<String>,
+        /// `access` or `refresh`.
+        pub token_type: Option<String>,
+        pub exp: Option<i64>,
+        pub iat: Option<i64>,
+        pub jti: Option<String>,
+        /// The session (token family) id.
+        pub sid: Option<String>,
+        /// With JWTD_ISSUER.
+        pub iss: Option<String>,
+        /// With JWTD_AUDIENCE.
+        pub aud: Option<String>,
+    }
+
     /// simplejwt's error body; `code` is absent on credential errors.
     #[derive(ToSchema)]
     pub struct Detail {
@@ -152,6 +180,26 @@ mod paths {
         ))]
     pub fn token_logout() {}
 
+    #[utoipa::path(post, path = "/revoke", tag = "oauth",
+        request_body(content = TokenRequest, description = "RFC 7009. No client authentication: possession of the token is the authority, as for /logout"),
+        responses(
+            (status = 200, description = "Empty body, whatever the token (RFC 7009 §2.2). A refresh token is blacklisted and its session ended; an access token ends the session it was minted in (its access tokens refused with JWTD_REVOKE_ACCESS_ON_LOGOUT)"),
+            (status = 400, description = "DRF field errors, e.g. {\"token\":[\"This field is required.\"]}"),
+            (status = 503, description = "The database is unavailable; retry", body = Detail),
+        ))]
+    pub fn revoke() {}
+
+    #[utoipa::path(post, path = "/introspect", tag = "oauth",
+        security(("introspection_client" = [])),
+        request_body(content = TokenRequest, description = "RFC 7662"),
+        responses(
+            (status = 200, description = "Cache-Control: no-store. {\"active\": false} for anything invalid, expired, blacklisted or of an ended session", body = Introspection),
+            (status = 400, description = "DRF field errors"),
+            (status = 401, description = "Missing or wrong client credentials; WWW-Authenticate: Basic realm=\"jwtd\"", body = Detail),
+            (status = 404, description = "JWTD_INTROSPECT_CLIENT_ID and JWTD_INTROSPECT_CLIENT_SECRET are unset: no such endpoint", body = Detail),
+        ))]
+    pub fn introspect() {}
+
     #[utoipa::path(get, path = "/me", tag = "sessions",
         security(("bearer" = [])),
         responses(
@@ -230,6 +278,10 @@ impl utoipa::Modify for BearerScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "introspection_client",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }
 
@@ -239,13 +291,13 @@ impl utoipa::Modify for BearerScheme {
     info(title = "jwtd", description = "A refresh-token rotation server speaking djangorestframework-simplejwt's wire protocol."),
     paths(
         paths::obtain, paths::refresh, paths::verify, paths::logout, paths::token_logout,
-        paths::me, paths::logout_all, paths::token_logout_all, paths::sessions, paths::revoke_session, paths::healthz,
+        paths::revoke, paths::introspect, paths::me, paths::logout_all, paths::token_logout_all, paths::sessions, paths::revoke_session, paths::healthz,
         paths::readyz, paths::metrics, paths::jwks,
     ),
     components(schemas(
         schema::Credentials, schema::TokenPair, schema::RefreshRequest, schema::Refreshed,
-        schema::VerifyRequest, schema::Detail, schema::Me, schema::Session, schema::Jwk,
-        schema::JwkSet,
+        schema::VerifyRequest, schema::TokenRequest, schema::Introspection, schema::Detail,
+        schema::Me, schema::Session, schema::Jwk, schema::JwkSet,
     )),
     modifiers(&BearerScheme),
 )]

@@ -2,6 +2,7 @@
 
 mod health;
 mod me;
+mod oauth;
 mod sessions;
 mod token;
 
@@ -17,7 +18,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::AppState;
 use crate::auth::AuthenticatedUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, BASIC_CHALLENGE};
 use crate::events::Client;
 
 /// What the public router serves besides the API.
@@ -44,7 +45,7 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     let mut router = Router::new();
     // `/token/logout` and `/token/logout/all` are `/logout` and `/logout/all` under the
     // refresh cookie's `Path`, so that a browser sends the cookie to them.
-    let posts: [(&str, MethodRouter<AppState>); 8] = [
+    let mut posts: Vec<(&str, MethodRouter<AppState>)> = vec![
         ("/token", post(token::obtain)),
         ("/token/refresh", post(token::refresh)),
         ("/token/verify", post(token::verify)),
@@ -53,7 +54,12 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
         ("/token/blacklist", post(token::logout)),
         ("/logout/all", post(sessions::logout_all)),
         ("/token/logout/all", post(sessions::logout_all)),
+        ("/revoke", post(oauth::revoke)),
     ];
+    // Unconfigured, introspection does not exist: 404, as any unknown path.
+    if state.http.introspection.is_some() {
+        posts.push(("/introspect", post(oauth::introspect)));
+    }
     for (path, route) in posts {
         let route = route
             .options(allow_post)
@@ -158,7 +164,10 @@ async fn www_authenticate(
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
+    // `/introspect`'s Basic challenge is not the Bearer one this replaces.
+    if response.status() == StatusCode::UNAUTHORIZED
+        && response.headers().get(header::WWW_AUTHENTICATE) != Some(&BASIC_CHALLENGE)
+    {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, challenge);

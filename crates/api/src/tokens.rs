@@ -126,7 +126,11 @@ pub async fn obtain_pair(
     Ok(Pair { refresh, access })
 }
 
-fn presented<'a>(
+/// A verified refresh token as the store takes it.
+///
+/// # Errors
+/// `ApiError::NoAccountForToken` when it names no user.
+pub(crate) fn presented<'a>(
     state: &AppState,
     token: &str,
     verified: &'a VerifiedToken,
@@ -183,6 +187,7 @@ async fn refresh_once(
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(state, token, &verified, client)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     let rotated = if state.codec.settings().rotate_refresh_tokens {
         // Minted here, on the request's task, so that the engine's one writer does not.
         let successor = Minted::ahead(&state.codec, &presented, now)?;
@@ -206,7 +211,7 @@ async fn refresh_once(
 
 /// Presents a refresh token to the store, acts on its report, and turns a refusal into the
 /// error to answer.
-async fn present(
+pub(crate) async fn present(
     state: &AppState,
     use_: Use,
     presented: Presented<'_>,
@@ -287,6 +292,7 @@ pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<()
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(state, token, &verified, client).map_err(|_| TokenError::Invalid)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     present(state, Use::Logout, presented, None, client, now).await?;
     state.metrics.add(Count::Logout);
     Ok(())
@@ -305,6 +311,7 @@ pub async fn refresh_token_owner(
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
     let presented = presented(state, token, &verified, client)?;
+    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
     let user = presented.user;
     present(state, Use::Check, presented, None, client, now).await?;
     Ok(user)

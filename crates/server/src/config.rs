@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use report::check;
 pub use sections::{
     AbuseConfig, BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig,
-    RevocationConfig, TokenConfig,
+    ResourceServerConfig, RevocationConfig, SimplejwtConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -49,6 +49,12 @@ pub struct Config {
     /// Sharing revoked sessions between instances.
     #[serde(flatten)]
     pub revocation: RevocationConfig,
+    /// Token introspection for resource servers.
+    #[serde(flatten)]
+    pub resource_servers: ResourceServerConfig,
+    /// Moving from a running simplejwt.
+    #[serde(flatten)]
+    pub simplejwt: SimplejwtConfig,
     /// The database and its upkeep.
     #[serde(flatten)]
     pub database: DatabaseConfig,
@@ -74,6 +80,7 @@ fn known_keys() -> Vec<String> {
     // Not serialized (secrets), but settings all the same.
     keys.push("signing_key".to_owned());
     keys.push("redis_url".to_owned());
+    keys.push("introspect_client_secret".to_owned());
     keys
 }
 
@@ -201,6 +208,8 @@ impl Config {
         let abuse = section(figment, &mut refusals);
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
+        let resource_servers = section(figment, &mut refusals);
+        let simplejwt = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
         let passwords = section(figment, &mut refusals);
         let logging = section(figment, &mut refusals);
@@ -231,7 +240,16 @@ impl Config {
             bail!(first.message);
         }
         match (
-            tokens, http, abuse, browser, revocation, database, passwords, logging,
+            tokens,
+            http,
+            abuse,
+            browser,
+            revocation,
+            resource_servers,
+            simplejwt,
+            database,
+            passwords,
+            logging,
         ) {
             (
                 Some(tokens),
@@ -239,6 +257,8 @@ impl Config {
                 Some(abuse),
                 Some(browser),
                 Some(revocation),
+                Some(resource_servers),
+                Some(simplejwt),
                 Some(database),
                 Some(passwords),
                 Some(logging),
@@ -248,6 +268,8 @@ impl Config {
                 abuse,
                 browser,
                 revocation,
+                resource_servers,
+                simplejwt,
                 database,
                 passwords,
                 logging,
@@ -289,6 +311,8 @@ impl Config {
         axum_header_name(&self.http.auth_header_name)?;
         self.trusted_proxies()?;
         self.browser.settings()?;
+        self.resource_servers.introspection()?;
+        self.simplejwt.cutover()?;
         for (key, value) in [
             ("user_id_claim", &self.tokens.user_id_claim),
             ("token_type_claim", &self.tokens.token_type_claim),
@@ -432,6 +456,8 @@ mod tests {
             "metrics_bind": null,
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
+            "introspect_client_id": null,
+            "adopt_refresh_tokens_issued_before": null,
             "database_url": "sqlite://jwtd.db",
             "database_schema": null,
             "database_max_connections": 10,
@@ -460,7 +486,7 @@ mod tests {
             }
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 54);
+        assert_eq!(known_keys().len(), 57);
     }
 
     #[test]

@@ -193,6 +193,8 @@ pub fn app_state_with(
             redis,
             ..config.abuse.settings()
         },
+        introspection: config.resource_servers.introspection()?,
+        adopt_refresh_tokens_issued_before: config.simplejwt.cutover()?,
     };
     let state = api::assemble(Parts {
         db,

@@ -55,6 +55,12 @@ fn rows(config: &Config) -> Vec<(String, String)> {
                     Some(url) => redact_url(url.expose_secret()),
                     None => "(unset)".to_owned(),
                 },
+                "introspect_client_secret" => {
+                    match &config.resource_servers.introspect_client_secret {
+                        Some(_) => "(set, redacted)".to_owned(),
+                        None => "(unset)".to_owned(),
+                    }
+                }
                 "database_url" => redact_url(&config.database.url),
                 _ => shown(&values[key.as_str()]),
             };

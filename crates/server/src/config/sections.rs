@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail};
 use api::cookies::{CSRF_COOKIE, CookieSettings, SameSite};
 use api::cors::AllowedOrigin;
 use api::db::DbOptions;
-use secrecy::SecretString;
+use api::oauth::{ClientSecret, IntrospectionClient};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::values::{Binding, Flag, List, LogFormat, Seconds, lenient};
@@ -412,4 +413,73 @@ fn is_domain_name(domain: &str) -> bool {
                     .bytes()
                     .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
         })
+}
+
+/// Moving from simplejwt.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SimplejwtConfig {
+    /// The moment jwtd took over from simplejwt (Unix seconds or RFC 3339): refresh tokens
+    /// simplejwt issued before it are adopted as sessions on first use.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub adopt_refresh_tokens_issued_before: Option<String>,
+}
+
+impl SimplejwtConfig {
+    /// The cut-over as Unix seconds, `None` when unset.
+    ///
+    /// # Errors
+    /// A message naming the setting when it is neither Unix seconds nor an RFC 3339 time.
+    pub fn cutover(&self) -> anyhow::Result<Option<i64>> {
+        let Some(text) = self.adopt_refresh_tokens_issued_before.as_deref() else {
+            return Ok(None);
+        };
+        let text = text.trim();
+        if let Ok(seconds) = text.parse::<i64>() {
+            return Ok(Some(seconds));
+        }
+        humantime::parse_rfc3339_weak(text)
+            .ok()
+            .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|since| i64::try_from(since.as_secs()).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow!(
+                    "invalid setting JWTD_ADOPT_REFRESH_TOKENS_ISSUED_BEFORE: {text:?} is neither Unix seconds nor an RFC 3339 time (2026-12-05T08:00:00Z)"
+                )
+            })
+    }
+}
+
+/// Resource servers: the client allowed to introspect tokens (`POST /introspect`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ResourceServerConfig {
+    /// The HTTP Basic user name of the one client allowed to call `/introspect`; unset with
+    /// the secret: the endpoint does not exist.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub introspect_client_id: Option<String>,
+    /// That client's HTTP Basic password.
+    #[serde(skip_serializing, default, deserialize_with = "lenient::secret")]
+    pub introspect_client_secret: Option<SecretString>,
+}
+
+impl ResourceServerConfig {
+    /// The introspection client, `None` when neither half is set.
+    ///
+    /// # Errors
+    /// A message naming the missing setting when only one of the two is set.
+    pub fn introspection(&self) -> anyhow::Result<Option<IntrospectionClient>> {
+        match (&self.introspect_client_id, &self.introspect_client_secret) {
+            (None, None) => Ok(None),
+            (Some(id), Some(secret)) => Ok(Some(IntrospectionClient {
+                id: id.clone(),
+                secret: ClientSecret::new(secret.expose_secret()),
+            })),
+            (Some(_), None) => bail!(
+                "invalid setting JWTD_INTROSPECT_CLIENT_SECRET: required when JWTD_INTROSPECT_CLIENT_ID is set"
+            ),
+            (None, Some(_)) => bail!(
+                "invalid setting JWTD_INTROSPECT_CLIENT_ID: required when JWTD_INTROSPECT_CLIENT_SECRET is set"
+            ),
+        }
+    }
 }
