@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 mod ids;
 mod input;
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 mod openapi;
@@ -61,6 +62,9 @@ pub struct HttpSettings {
     /// The origins allowed to call jwtd from a browser with credentials (CORS), and the only
     /// ones a cookie-authenticated request may come from. Empty: none.
     pub cors_allowed_origins: Vec<cors::AllowedOrigin>,
+    /// How long a request may take, reading its body included, before it is answered 408;
+    /// `None`: no limit (the server always sets one).
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Default for HttpSettings {
@@ -74,6 +78,7 @@ impl Default for HttpSettings {
             revoke_access_on_logout: false,
             refresh_cookie: None,
             cors_allowed_origins: Vec::new(),
+            request_timeout: None,
         }
     }
 }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use report::check;
 pub use sections::{
-    BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig, RevocationConfig,
-    TokenConfig,
+    BrowserConfig, DatabaseConfig, HttpConfig, LimitsConfig, LogConfig, PasswordConfig,
+    RevocationConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -40,6 +40,9 @@ pub struct Config {
     /// The listener and request authentication.
     #[serde(flatten)]
     pub http: HttpConfig,
+    /// Timeouts and the connection cap.
+    #[serde(flatten)]
+    pub limits: LimitsConfig,
     /// Cookie mode and CORS for browser apps.
     #[serde(flatten)]
     pub browser: BrowserConfig,
@@ -183,6 +186,7 @@ impl Config {
         let mut refusals = Vec::new();
         let tokens = section(figment, &mut refusals);
         let http = section(figment, &mut refusals);
+        let limits = section(figment, &mut refusals);
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
         let database = section(figment, &mut refusals);
@@ -215,11 +219,12 @@ impl Config {
             bail!(first.message);
         }
         match (
-            tokens, http, browser, revocation, database, passwords, logging,
+            tokens, http, limits, browser, revocation, database, passwords, logging,
         ) {
             (
                 Some(tokens),
                 Some(http),
+                Some(limits),
                 Some(browser),
                 Some(revocation),
                 Some(database),
@@ -228,6 +233,7 @@ impl Config {
             ) => Ok(Self {
                 tokens,
                 http,
+                limits,
                 browser,
                 revocation,
                 database,
@@ -256,6 +262,18 @@ impl Config {
                     env_name(key)
                 );
             }
+        }
+        for (key, value) in [
+            ("header_read_timeout", self.limits.header_read_timeout),
+            ("request_timeout", self.limits.request_timeout),
+            ("keep_alive_timeout", self.limits.keep_alive_timeout),
+        ] {
+            if value.0.is_zero() {
+                bail!("invalid setting {}: must be more than zero", env_name(key));
+            }
+        }
+        if self.limits.max_connections == 0 {
+            bail!("invalid setting JWTD_MAX_CONNECTIONS: must be at least 1");
         }
         if self.revocation.revocation_poll_interval.0.is_zero() {
             bail!("invalid setting JWTD_REVOCATION_POLL_INTERVAL: must be more than zero");
@@ -289,6 +307,13 @@ impl Config {
         {
             bail!(
                 "invalid setting JWTD_DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL"
+            );
+        }
+        if let Some(schema) = &self.database.schema
+            && !is_plain_identifier(schema)
+        {
+            bail!(
+                "invalid setting JWTD_DATABASE_SCHEMA: {schema:?} is not a plain identifier (ASCII letters, digits and _, not starting with a digit, at most 63 characters)"
             );
         }
         if self.database.max_connections == 0 {
@@ -352,9 +377,39 @@ impl Config {
     }
 }
 
+/// A name PostgreSQL takes as it is, unquoted: a letter or `_`, then letters, digits and
+/// `_`, at most 63 bytes (its `NAMEDATALEN`).
+fn is_plain_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 63
+        && bytes
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_must_be_a_plain_identifier() {
+        for good in ["jwtd", "_x", "Auth_2", &"s".repeat(63)] {
+            assert!(is_plain_identifier(good), "{good}");
+        }
+        for bad in [
+            "",
+            "2fa",
+            "jwtd; DROP TABLE users",
+            "a-b",
+            "\"quoted\"",
+            "sch\u{e9}ma",
+            "a b",
+            &"s".repeat(64),
+        ] {
+            assert!(!is_plain_identifier(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn every_setting_keeps_its_flat_name_and_default() {
@@ -368,6 +423,10 @@ mod tests {
             "refresh_cookie_domain": null,
             "refresh_cookie_body": false,
             "cors_allowed_origins": [],
+            "header_read_timeout": 10,
+            "request_timeout": 20,
+            "keep_alive_timeout": 30,
+            "max_connections": 512,
         });
         let mut expected = serde_json::json!({
             "access_token_lifetime": 300,
@@ -412,7 +471,7 @@ mod tests {
             expected.extend(browser.clone());
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 46);
+        assert_eq!(known_keys().len(), 50);
     }
 
     #[test]

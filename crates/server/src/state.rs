@@ -174,6 +174,7 @@ pub fn app_state_with(
         revoke_access_on_logout: config.revocation.revoke_access_on_logout.0,
         refresh_cookie,
         cors_allowed_origins,
+        request_timeout: Some(config.limits.request_timeout.0),
     };
     let state = api::assemble(Parts {
         db,
