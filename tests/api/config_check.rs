@@ -100,7 +100,7 @@ fn config_check_exits_2_naming_an_invalid_setting() {
         ("JWTD_METRICS_BIND", "everywhere"),
         ("JWTD_DATABASE_URL", "oracle://x"),
         ("JWTD_DATABASE_SCHEMA", "jwtd; DROP SCHEMA public"),
-        ("JWTD_DATABASE_SCHEMA", "\"Quoted\""),
+        ("JWTD_DATABASE_SCHEMA", "a-b"),
         ("JWTD_REQUEST_TIMEOUT", "0"),
         ("JWTD_HEADER_READ_TIMEOUT", "soon"),
         ("JWTD_MAX_CONNECTIONS", "0"),

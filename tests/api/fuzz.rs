@@ -103,9 +103,9 @@ fn assert_shaped(response: &TestResponse) {
     }
 }
 
-const PATHS: [&str; 4] = ["/token", "/token/refresh", "/token/verify", "/logout"];
+static PATHS: [&str; 4] = ["/token", "/token/refresh", "/token/verify", "/logout"];
 
-const CONTENT_TYPES: [Option<&str>; 12] = [
+static CONTENT_TYPES: [Option<&str>; 12] = [
     Some("application/json"),
     Some("application/json; charset=utf-8"),
     Some("application/json; charset=latin-1"),
@@ -154,21 +154,21 @@ fn field_name() -> impl Strategy<Value = String> {
 
 /// A body: a JSON object of wanted fields, a form, a multipart body, or any bytes.
 fn body() -> impl Strategy<Value = Vec<u8>> {
-    let fields = proptest::collection::vec((field_name(), json_value()), 0..4);
+    let fields = || proptest::collection::vec((field_name(), json_value()), 0..4);
     prop_oneof![
-        fields.clone().prop_map(|fields| {
+        fields().prop_map(|fields| {
             let object: serde_json::Map<String, Value> = fields.into_iter().collect();
             Value::Object(object).to_string().into_bytes()
         }),
         json_value().prop_map(|value| value.to_string().into_bytes()),
-        fields.clone().prop_map(|fields| {
+        fields().prop_map(|fields| {
             let mut form = form_urlencoded::Serializer::new(String::new());
             for (name, value) in fields {
                 form.append_pair(&name, value.as_str().unwrap_or("%zz"));
             }
             form.finish().into_bytes()
         }),
-        fields.prop_map(|fields| {
+        fields().prop_map(|fields| {
             let mut body = String::new();
             for (name, value) in fields {
                 body.push_str(&format!(
@@ -213,7 +213,7 @@ fn header_value() -> impl Strategy<Value = String> {
 fn every_authorization_header_gets_a_shaped_answer_never_a_5xx() {
     let harness = Harness::new();
     proptest!(config(), |(
-        path in proptest::sample::select(["/me", "/sessions", "/logout/all"].as_slice()),
+        path in proptest::sample::select(&["/me", "/sessions", "/logout/all"][..]),
         value in header_value(),
     )| {
         let method = if path == "/logout/all" { Method::POST } else { Method::GET };
