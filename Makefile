@@ -6,7 +6,7 @@ DEMO_JWTD_PORT ?= 8000
 # Where cargo puts its builds (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 
-.PHONY: run build release test check lint fmt deps migrate bench bench-keys e2e demo e2e-browser clean
+.PHONY: run build release test fuzz check lint fmt deps migrate bench bench-keys e2e demo e2e-browser clean
 
 run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
 	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
@@ -22,6 +22,15 @@ test: ## Unit and integration tests; PostgreSQL/MySQL too when JWTD_TEST_POSTGRE
 	@if [ -z "$$JWTD_TEST_MYSQL_URL" ]; then echo "NOTE: JWTD_TEST_MYSQL_URL is not set: the MySQL variants of the integration tests will report SKIPPED"; fi
 	$(CARGO) build -p jwtd
 	$(CARGO) test --workspace
+
+# The property tests (proptest, on the stable toolchain) run with a few cases in `make test`;
+# here with FUZZ_CASES each: token decoding, the Authorization header parser, and every body
+# extractor and header through the router.
+FUZZ_CASES ?= 20000
+fuzz: ## Property tests with many cases (FUZZ_CASES, default 20000).
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p auth-core fuzz
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p api fuzz
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p integration-tests --test api fuzz
 
 deps: ## auth-core must stay free of I/O crates.
 	@! $(CARGO) tree -p auth-core -e normal | grep -qE 'tokio|sea-orm|axum' || (echo "auth-core depends on an I/O crate" && false)

@@ -112,6 +112,11 @@ fn config_check_exits_2_naming_an_invalid_setting() {
         ("JWTD_ROTATE_REFRESH_TOKENS", "maybe"),
         ("JWTD_METRICS_BIND", "everywhere"),
         ("JWTD_DATABASE_URL", "oracle://x"),
+        ("JWTD_DATABASE_SCHEMA", "jwtd; DROP SCHEMA public"),
+        ("JWTD_DATABASE_SCHEMA", "a-b"),
+        ("JWTD_REQUEST_TIMEOUT", "0"),
+        ("JWTD_HEADER_READ_TIMEOUT", "soon"),
+        ("JWTD_MAX_CONNECTIONS", "0"),
     ] {
         let site = Site::new(&[(name, value)]);
         let output = check(&site, &[]);
@@ -198,6 +203,17 @@ fn introspection_needs_both_its_client_id_and_secret() {
             format!("jwtd: invalid setting {missing}: required when {set} is set\n")
         );
     }
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_schema_that_is_not_a_plain_identifier() {
+    let site = Site::new(&[("JWTD_DATABASE_SCHEMA", "public,evil")]);
+    let output = site.jwtd(&["serve", "--bind", "127.0.0.1:0"], "");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        text(&output.stderr),
+        "jwtd: invalid setting JWTD_DATABASE_SCHEMA: \"public,evil\" is not a plain identifier (ASCII letters, digits and _, not starting with a digit, at most 63 characters)\n"
+    );
 }
 
 /// A port that was free a moment ago.

@@ -100,14 +100,17 @@ async fn the_binary_starts_on_a_fresh_directory_and_answers_healthz() {
     let (status, body) = http_get(&format!("{}/healthz", server.base)).await;
     assert_eq!(status, 200);
     assert_eq!(body, r#"{"status":"ok"}"#);
-    // The embedded default: a SQLite file and a private generated key beside it.
-    assert!(dir.join("jwtd.db").exists());
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(dir.join("jwtd.db.key"))
-            .unwrap()
-            .permissions(),
-    );
-    assert_eq!(mode & 0o777, 0o600);
+    // The embedded default: a SQLite file and a private generated key beside it. The
+    // database, its write-ahead log and its shared memory are private too: they hold
+    // password hashes and token digests.
+    for file in ["jwtd.db", "jwtd.db-wal", "jwtd.db-shm", "jwtd.db.key"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join(file))
+                .unwrap_or_else(|error| panic!("{file}: {error}"))
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }

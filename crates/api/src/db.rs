@@ -80,14 +80,25 @@ pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-/// Connects. For SQLite, creates the file if missing and sets WAL, `synchronous=NORMAL`,
-/// a busy timeout and foreign keys.
+/// Connects. For SQLite, creates the file if missing (readable by its owner alone) and sets
+/// WAL, `synchronous=NORMAL`, a busy timeout and foreign keys.
 ///
 /// # Errors
-/// The driver's error when the database cannot be reached.
+/// The driver's error when the database cannot be reached or its file cannot be created.
 pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
     if is_sqlite(&options.url) {
         let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+        if !in_memory
+            && !options.url.contains("mode=ro")
+            && let Some(file) = sqlite_file(&options.url)
+        {
+            create_private(&file).map_err(|error| {
+                DbErr::Custom(format!(
+                    "cannot create the database file {}: {error}",
+                    file.display()
+                ))
+            })?;
+        }
         let write = Connector::connect(sqlite_options(options, 1)).await?;
         let read = if in_memory {
             write.clone()
@@ -131,6 +142,23 @@ pub async fn connect(options: &DbOptions) -> Result<Database, DbErr> {
         read: pool,
         sqlite_file: None,
     })
+}
+
+/// Creates an empty file with mode 0600 unless it exists. SQLite creates a database's
+/// write-ahead log and shared-memory files with the database's own mode, so the tokens'
+/// digests and the users' password hashes in all three stay readable by jwtd's user alone.
+fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// The page cache of each pooled SQLite connection, in KiB.

@@ -35,6 +35,15 @@ pub enum ApiError {
     /// The body's media type is not JSON, form or multipart: 415.
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
+    /// A multipart body DRF's parser refuses (a missing or bad boundary): 400.
+    #[error("malformed multipart body")]
+    MultipartParse(String),
+    /// The body is larger than [`crate::limits::MAX_BODY_BYTES`]: 413.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The request took longer than the configured request timeout: 408.
+    #[error("request timed out")]
+    RequestTimeout,
     /// Wrong credentials, unknown or inactive user at login: 401, no `code`.
     #[error("no active account for the given credentials")]
     BadCredentials,
@@ -152,9 +161,15 @@ impl ApiError {
                 json!({ "non_field_errors": ["Token is blacklisted"] }),
             ),
             Fields(errors) => {
+                // A field may fail several validators; DRF lists each message, in order.
                 let mut body = Map::new();
                 for (field, message) in errors {
-                    body.insert(field.clone(), json!([message]));
+                    match body.get_mut(field) {
+                        Some(Value::Array(messages)) => messages.push(json!(message)),
+                        _ => {
+                            body.insert(field.clone(), json!([message]));
+                        }
+                    }
                 }
                 (StatusCode::BAD_REQUEST, Value::Object(body))
             }
@@ -169,6 +184,23 @@ impl ApiError {
             UnsupportedMediaType(media_type) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({ "detail": format!("Unsupported media type \"{media_type}\" in request.") }),
+            ),
+            MultipartParse(message) => (
+                StatusCode::BAD_REQUEST,
+                json!({ "detail": format!("Multipart form parse error - {message}") }),
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({
+                    "detail": format!(
+                        "Request body too large: the limit is {} bytes.",
+                        crate::limits::MAX_BODY_BYTES
+                    )
+                }),
+            ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({ "detail": "Request timed out." }),
             ),
             BadCredentials => (
                 StatusCode::UNAUTHORIZED,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 mod ids;
 mod input;
+pub mod limits;
 pub mod metrics;
 pub mod oauth;
 pub mod observe;
@@ -78,6 +79,9 @@ pub struct HttpSettings {
     /// Adopt refresh tokens simplejwt issued (no `sid`, not stored) before this Unix time
     /// as new sessions on first use; `None`: refuse them as `Token is invalid`.
     pub adopt_refresh_tokens_issued_before: Option<i64>,
+    /// How long a request may take, reading its body included, before it is answered 408;
+    /// `None`: no limit (the server always sets one).
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Default for HttpSettings {
@@ -95,6 +99,7 @@ impl Default for HttpSettings {
             throttle: throttle::ThrottleSettings::default(),
             introspection: None,
             adopt_refresh_tokens_issued_before: None,
+            request_timeout: None,
         }
     }
 }

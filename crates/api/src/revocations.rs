@@ -14,6 +14,12 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::store::TokenStore;
 
+/// The most families the set takes from Redis: past that (once expired entries are pruned),
+/// announcements are refused, so that a flood of them cannot exhaust memory. Revocations
+/// made here or read from the database are always kept: the database is the source of
+/// truth, and its poll delivers any revocation Redis could not.
+pub const MAX_SHARED_ENTRIES: usize = 100_000;
+
 /// Families revoked within the last access-token lifetime, each with the time after which no
 /// access token of it can be valid any more.
 #[derive(Debug, Default)]
@@ -59,6 +65,23 @@ impl RevokedSessions {
             let entry = entries.entry(family).or_insert(until);
             *entry = (*entry).max(until);
         }
+    }
+
+    /// Records a revocation another instance announced through Redis, unless the set is full
+    /// ([`MAX_SHARED_ENTRIES`] families not yet expired at `now`). Returns whether it is kept.
+    pub fn insert_shared(&self, family: FamilyId, until: i64, now: i64) -> bool {
+        let Ok(mut entries) = self.entries.write() else {
+            return false;
+        };
+        if entries.len() >= MAX_SHARED_ENTRIES && !entries.contains_key(&family) {
+            entries.retain(|_, until| *until > now);
+            if entries.len() >= MAX_SHARED_ENTRIES {
+                return false;
+            }
+        }
+        let entry = entries.entry(family).or_insert(until);
+        *entry = (*entry).max(until);
+        true
     }
 
     /// Whether access tokens of `family` must be refused at `now`.
@@ -142,5 +165,27 @@ mod tests {
         assert!(!set.contains(&FamilyId::new("g"), 0));
         set.prune(100);
         assert!(set.is_empty());
+    }
+
+    #[test]
+    fn shared_revocations_stop_at_the_bound_until_entries_expire() {
+        let set = RevokedSessions::new();
+        for index in 0..MAX_SHARED_ENTRIES {
+            assert!(set.insert_shared(
+                FamilyId::new(index.to_string()),
+                50 + (index % 2) as i64,
+                0
+            ));
+        }
+        assert!(!set.insert_shared(FamilyId::new("over"), 60, 0));
+        // An entry already in the set may still be extended.
+        assert!(set.insert_shared(FamilyId::new("0"), 70, 0));
+        // The database's and this instance's own revocations are always kept.
+        set.insert(FamilyId::new("own"), 60);
+        assert!(set.contains(&FamilyId::new("own"), 0));
+        // Once half of them have expired, there is room again.
+        assert!(set.insert_shared(FamilyId::new("later"), 80, 50));
+        assert!(set.contains(&FamilyId::new("later"), 50));
+        assert_eq!(set.len(), MAX_SHARED_ENTRIES / 2 + 3);
     }
 }

@@ -107,6 +107,14 @@ pub fn router_with(state: AppState, options: RouterOptions) -> Router {
     if let Some(challenge) = www_authenticate_challenge(&state.http.auth_header_types) {
         router = router.layer(middleware::from_fn_with_state(challenge, www_authenticate));
     }
+    // Inside the request id and the metrics, so that a 408 is logged and counted like any
+    // other answer.
+    if let Some(limit) = state.http.request_timeout {
+        router = router.layer(middleware::from_fn_with_state(
+            limit,
+            crate::limits::request_deadline,
+        ));
+    }
     // Around everything but the request id, so that every answer to an allowed origin (errors
     // too) carries CORS headers.
     if let Some(cors) = crate::cors::layer(&state.http) {

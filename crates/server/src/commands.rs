@@ -80,6 +80,14 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         None => (Arc::new(RevokedSessions::new()), None),
     };
     let state = state::app_state_with(&config, db, revoked, codec)?;
+    let window = {
+        let settings = state.codec.settings();
+        seconds(
+            settings
+                .access_token_lifetime
+                .saturating_add(settings.leeway),
+        )
+    };
     // Redis is the fast path; the database poll below keeps running as the fallback.
     let _redis_tasks = redis.zip(outbox).map(|(client, outbox)| {
         (
@@ -91,16 +99,14 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             tokio::spawn(api::revocations::redis_share::subscribe_to_redis(
                 client,
                 Arc::clone(&state.revoked),
+                api::revocations::redis_share::Acceptance {
+                    clock: Arc::clone(&state.clock),
+                    window,
+                },
             )),
         )
     });
     let _revocation_sync = config.revocation.revoke_access_on_logout.0.then(|| {
-        let settings = state.codec.settings();
-        let window = seconds(
-            settings
-                .access_token_lifetime
-                .saturating_add(settings.leeway),
-        );
         tokio::spawn(api::revocations::sync_from_store(
             Arc::clone(&state.store),
             Arc::clone(&state.revoked),
@@ -125,9 +131,13 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(address = %local, database = %state::redact_url(&config.database_url()), "jwtd listening");
     // On stdout, for scripts and tests that start jwtd on port 0.
     println!("listening on http://{local}");
-    let app = api::router_with(state, public).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let app = api::router_with(state, public);
+    let limits = crate::connections::ConnectionLimits {
+        header_read_timeout: config.limits.header_read_timeout.0,
+        keep_alive_timeout: config.limits.keep_alive_timeout.0,
+        max_connections: config.limits.max_connections,
+    };
+    crate::connections::serve(listener, app, limits, shutdown_signal())
         .await
         .context("server error")?;
     tracing::info!("jwtd stopped");

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use report::check;
 pub use sections::{
-    AbuseConfig, BrowserConfig, DatabaseConfig, HttpConfig, LogConfig, PasswordConfig,
-    ResourceServerConfig, RevocationConfig, SimplejwtConfig, TokenConfig,
+    AbuseConfig, BrowserConfig, DatabaseConfig, HttpConfig, LimitsConfig, LogConfig,
+    PasswordConfig, ResourceServerConfig, RevocationConfig, SimplejwtConfig, TokenConfig,
 };
 pub use values::{LogFormat, axum_header_name};
 
@@ -43,6 +43,9 @@ pub struct Config {
     /// Login lockout and rate limits.
     #[serde(flatten)]
     pub abuse: AbuseConfig,
+    /// Timeouts and the connection cap.
+    #[serde(flatten)]
+    pub limits: LimitsConfig,
     /// Cookie mode and CORS for browser apps.
     #[serde(flatten)]
     pub browser: BrowserConfig,
@@ -206,6 +209,7 @@ impl Config {
         let tokens = section(figment, &mut refusals);
         let http = section(figment, &mut refusals);
         let abuse = section(figment, &mut refusals);
+        let limits = section(figment, &mut refusals);
         let browser = section(figment, &mut refusals);
         let revocation = section(figment, &mut refusals);
         let resource_servers = section(figment, &mut refusals);
@@ -243,6 +247,7 @@ impl Config {
             tokens,
             http,
             abuse,
+            limits,
             browser,
             revocation,
             resource_servers,
@@ -255,6 +260,7 @@ impl Config {
                 Some(tokens),
                 Some(http),
                 Some(abuse),
+                Some(limits),
                 Some(browser),
                 Some(revocation),
                 Some(resource_servers),
@@ -266,6 +272,7 @@ impl Config {
                 tokens,
                 http,
                 abuse,
+                limits,
                 browser,
                 revocation,
                 resource_servers,
@@ -302,6 +309,18 @@ impl Config {
                 );
             }
         }
+        for (key, value) in [
+            ("header_read_timeout", self.limits.header_read_timeout),
+            ("request_timeout", self.limits.request_timeout),
+            ("keep_alive_timeout", self.limits.keep_alive_timeout),
+        ] {
+            if value.0.is_zero() {
+                bail!("invalid setting {}: must be more than zero", env_name(key));
+            }
+        }
+        if self.limits.max_connections == 0 {
+            bail!("invalid setting JWTD_MAX_CONNECTIONS: must be at least 1");
+        }
         if self.revocation.revocation_poll_interval.0.is_zero() {
             bail!("invalid setting JWTD_REVOCATION_POLL_INTERVAL: must be more than zero");
         }
@@ -337,6 +356,13 @@ impl Config {
         {
             bail!(
                 "invalid setting JWTD_DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL"
+            );
+        }
+        if let Some(schema) = &self.database.schema
+            && !is_plain_identifier(schema)
+        {
+            bail!(
+                "invalid setting JWTD_DATABASE_SCHEMA: {schema:?} is not a plain identifier (ASCII letters, digits and _, not starting with a digit, at most 63 characters)"
             );
         }
         if self.database.max_connections == 0 {
@@ -412,9 +438,39 @@ impl Config {
     }
 }
 
+/// A name PostgreSQL takes as it is, unquoted: a letter or `_`, then letters, digits and
+/// `_`, at most 63 bytes (its `NAMEDATALEN`).
+fn is_plain_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 63
+        && bytes
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_must_be_a_plain_identifier() {
+        for good in ["jwtd", "_x", "Auth_2", &"s".repeat(63)] {
+            assert!(is_plain_identifier(good), "{good}");
+        }
+        for bad in [
+            "",
+            "2fa",
+            "jwtd; DROP TABLE users",
+            "a-b",
+            "\"quoted\"",
+            "sch\u{e9}ma",
+            "a b",
+            &"s".repeat(64),
+        ] {
+            assert!(!is_plain_identifier(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn every_setting_keeps_its_flat_name_and_default() {
@@ -428,6 +484,10 @@ mod tests {
             "refresh_cookie_domain": null,
             "refresh_cookie_body": false,
             "cors_allowed_origins": [],
+            "header_read_timeout": 10,
+            "request_timeout": 20,
+            "keep_alive_timeout": 30,
+            "max_connections": 512,
         });
         let mut expected = serde_json::json!({
             "access_token_lifetime": 300,
@@ -486,7 +546,7 @@ mod tests {
             }
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 57);
+        assert_eq!(known_keys().len(), 61);
     }
 
     #[test]

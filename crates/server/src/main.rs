@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config;
+mod connections;
 mod metrics_listener;
 mod signing_key;
 mod state;

@@ -195,6 +195,7 @@ pub fn app_state_with(
         },
         introspection: config.resource_servers.introspection()?,
         adopt_refresh_tokens_issued_before: config.simplejwt.cutover()?,
+        request_timeout: Some(config.limits.request_timeout.0),
     };
     let state = api::assemble(Parts {
         db,

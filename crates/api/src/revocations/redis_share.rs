@@ -98,13 +98,74 @@ pub async fn publish_to_redis(
     }
 }
 
+/// What an announcement from Redis may say, and the clock to judge it by: Redis is trusted
+/// no further than the database it mirrors.
+#[derive(Clone)]
+pub struct Acceptance {
+    /// The current time.
+    pub clock: Arc<dyn Clock>,
+    /// The longest an access token can outlive its session's revocation, in seconds: the
+    /// access-token lifetime plus the leeway. A later `until` is clamped to it.
+    pub window: i64,
+}
+
+impl Acceptance {
+    /// A revocation read from Redis (`family` and `until`, as text), validated: a family id
+    /// of 1 to 64 ASCII letters, digits, `-` or `_`, and a time that is a whole number not
+    /// already past, clamped to `now + window`. `None` for anything else.
+    pub fn read(&self, family: &str, until: &str) -> Option<(FamilyId, i64)> {
+        let valid_family = (1..=64).contains(&family.len())
+            && family
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        let until = until.parse::<i64>().ok()?;
+        let now = self.clock.now();
+        (valid_family && until > now).then(|| {
+            (
+                FamilyId::new(family),
+                until.min(now.saturating_add(self.window)),
+            )
+        })
+    }
+}
+
+/// Counts what Redis sent that was ignored, and says so at most once a minute.
+#[derive(Default)]
+struct Ignored {
+    count: u64,
+    last_warning: Option<std::time::Instant>,
+}
+
+impl Ignored {
+    fn note(&mut self, what: &'static str) {
+        self.count += 1;
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(
+                ignored = self.count,
+                "ignored {what} from Redis: malformed, expired, or past the revoked-session bound"
+            );
+            self.last_warning = Some(std::time::Instant::now());
+            self.count = 0;
+        }
+    }
+}
+
 /// Keeps `set` current from Redis: subscribes to the revocation channel, then loads every
 /// live per-family key (so nothing published while this instance was away is missed), then
-/// adds each announced revocation as it arrives. Reconnects every second while Redis is
-/// down. Runs until the task is dropped.
-pub async fn subscribe_to_redis(client: redis::Client, set: Arc<RevokedSessions>) {
+/// adds each announced revocation as it arrives, once `acceptance` has validated it (a
+/// malformed one is ignored with a warning). Reconnects every second while Redis is down.
+/// Runs until the task is dropped.
+pub async fn subscribe_to_redis(
+    client: redis::Client,
+    set: Arc<RevokedSessions>,
+    acceptance: Acceptance,
+) {
+    let mut ignored = Ignored::default();
     loop {
-        match follow(&client, &set).await {
+        match follow(&client, &set, &acceptance, &mut ignored).await {
             Ok(()) => tracing::warn!("the Redis revocation subscription ended; reconnecting"),
             Err(error) => {
                 tracing::warn!(%error, "cannot follow revocations in Redis; relying on database polling until it is back");
@@ -114,7 +175,12 @@ pub async fn subscribe_to_redis(client: redis::Client, set: Arc<RevokedSessions>
     }
 }
 
-async fn follow(client: &redis::Client, set: &RevokedSessions) -> redis::RedisResult<()> {
+async fn follow(
+    client: &redis::Client,
+    set: &RevokedSessions,
+    acceptance: &Acceptance,
+    ignored: &mut Ignored,
+) -> redis::RedisResult<()> {
     let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
         .await
         .map_err(|_| timed_out())??;
@@ -134,11 +200,23 @@ async fn follow(client: &redis::Client, set: &RevokedSessions) -> redis::RedisRe
             .query_async(&mut conn)
             .await?;
         if !keys.is_empty() {
-            let values: Vec<Option<i64>> =
+            // Read as bytes, each checked on its own: one bad value must not hide the rest.
+            let values: Vec<Option<Vec<u8>>> =
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
             for (key, until) in keys.iter().zip(values) {
-                if let (Some(family), Some(until)) = (key.strip_prefix(KEY_PREFIX), until) {
-                    set.insert(FamilyId::new(family), until);
+                let Some(until) = until else {
+                    continue; // expired between SCAN and MGET
+                };
+                let read = key
+                    .strip_prefix(KEY_PREFIX)
+                    .zip(std::str::from_utf8(&until).ok());
+                let kept = read
+                    .and_then(|(family, until)| acceptance.read(family, until))
+                    .is_some_and(|(family, until)| {
+                        set.insert_shared(family, until, acceptance.clock.now())
+                    });
+                if !kept {
+                    ignored.note("a revocation key");
                 }
             }
         }
@@ -151,13 +229,16 @@ async fn follow(client: &redis::Client, set: &RevokedSessions) -> redis::RedisRe
     tracing::info!("following revocations in Redis");
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
-        let Ok(payload) = message.get_payload::<String>() else {
-            continue;
-        };
-        if let Some((family, until)) = payload.split_once(' ')
-            && let Ok(until) = until.parse::<i64>()
-        {
-            set.insert(FamilyId::new(family), until);
+        let payload = message.get_payload_bytes();
+        let read = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|payload| payload.split_once(' '))
+            .and_then(|(family, until)| acceptance.read(family, until));
+        let kept = read.is_some_and(|(family, until)| {
+            set.insert_shared(family, until, acceptance.clock.now())
+        });
+        if !kept {
+            ignored.note("a revocation message");
         }
     }
     Ok(())

@@ -23,7 +23,7 @@ pub async fn obtain(
 ) -> Result<Response, ApiError> {
     let [username, password] = fields.required_strings(["username", "password"])?;
     let pair = tokens::obtain_pair(&state, &username, password.into_owned(), &client).await?;
-    cookies::session(&state, &browser, &pair, &pair.access, &pair.refresh, None)
+    cookies::session(&state, &browser, &pair, &pair.access, &pair.refresh, None).map(not_stored)
 }
 
 /// `POST /token/refresh`: `{refresh}` (or, in cookie mode, the refresh cookie) ->
@@ -46,6 +46,7 @@ pub async fn refresh(
         current,
         Some(&presented),
     )
+    .map(not_stored)
 }
 
 /// `POST /token/verify`: `{token}` -> `{}`.
@@ -71,6 +72,15 @@ pub async fn logout(
     let presented = browser.refresh_token(&fields)?;
     tokens::logout(&state, &presented.token, &client).await?;
     cookies::ended(&state, &browser, Some(&presented.token), empty_object())
+}
+
+/// A response that carries tokens, marked so that no cache keeps it (RFC 6749 §5.1):
+/// `Cache-Control: no-store` and, for HTTP/1.0 caches, `Pragma: no-cache`.
+fn not_stored(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// simplejwt's empty success body: the bytes and media type `Json(json!({}))` answers,

@@ -256,6 +256,8 @@ fn unix_time(value: &Value) -> Option<i64> {
 mod claims;
 #[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod fuzz;
 mod own;
 #[cfg(test)]
 mod tests;

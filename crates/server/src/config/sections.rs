@@ -177,6 +177,33 @@ impl AbuseConfig {
     }
 }
 
+/// What a client may hold: how long it may take to send a request, how long an idle
+/// connection stays open, and how many connections are served at once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LimitsConfig {
+    /// How long a request's line and headers may take to arrive, from its first byte.
+    pub header_read_timeout: Seconds,
+    /// How long a request may take once its headers are in, reading its body included:
+    /// then it is answered 408.
+    pub request_timeout: Seconds,
+    /// How long a connection may stay open with no request on it (before the first, and
+    /// between requests).
+    pub keep_alive_timeout: Seconds,
+    /// How many connections are served at once; more wait to be accepted.
+    pub max_connections: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Seconds(Duration::from_secs(10)),
+            request_timeout: Seconds(Duration::from_secs(20)),
+            keep_alive_timeout: Seconds(Duration::from_secs(30)),
+            max_connections: 512,
+        }
+    }
+}
+
 /// Browser apps: cookie mode (the refresh token in an `HttpOnly` cookie) and CORS.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BrowserConfig {
