@@ -16,6 +16,7 @@ mod cookies;
 mod django_login;
 mod engines;
 mod families;
+mod faults;
 mod flush;
 mod keys_generate;
 mod logout;

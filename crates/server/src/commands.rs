@@ -3,6 +3,7 @@
 mod keys_generate;
 mod user_import;
 
+use std::future::IntoFuture;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -132,12 +133,36 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // On stdout, for scripts and tests that start jwtd on port 0.
     println!("listening on http://{local}");
     let app = api::router_with(state, public).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    // On the signal axum closes the listener (new connections are refused), closes idle
+    // keep-alive connections and waits for the requests in flight; the timeout bounds that
+    // wait, since a stalled client could otherwise hold the process forever.
+    let (stopping, stop_requested) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections; finishing the requests in flight");
+        let _ = stopping.send(true);
+    });
+    let timeout = config.http.shutdown_timeout.0;
+    tokio::select! {
+        served = server.into_future() => served.context("server error")?,
+        () = expire_after_stop(stop_requested, timeout) => tracing::warn!(
+            timeout_seconds = timeout.as_secs_f64(),
+            "shutdown timeout: requests still in flight are cut off (JWTD_SHUTDOWN_TIMEOUT)"
+        ),
+    }
     tracing::info!("jwtd stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes `timeout` after a stop was requested; never, if none is.
+async fn expire_after_stop(
+    mut stop_requested: tokio::sync::watch::Receiver<bool>,
+    timeout: Duration,
+) {
+    if stop_requested.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(timeout).await;
 }
 
 /// Rows deleted per transaction by the background flush: small, so that it never holds the

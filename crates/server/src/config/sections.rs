@@ -99,6 +99,9 @@ pub struct HttpConfig {
     /// Serve `/metrics` on this `host:port` instead of the public listener.
     #[serde(default, deserialize_with = "lenient::optional_text")]
     pub metrics_bind: Option<String>,
+    /// On SIGTERM or SIGINT: how long requests in flight may take to finish before the
+    /// process exits anyway.
+    pub shutdown_timeout: Seconds,
 }
 
 impl Default for HttpConfig {
@@ -112,6 +115,8 @@ impl Default for HttpConfig {
             trust_x_forwarded_for: Flag(false),
             metrics: Flag(true),
             metrics_bind: None,
+            // Below the 30 s Kubernetes waits after SIGTERM before it kills.
+            shutdown_timeout: Seconds(Duration::from_secs(25)),
         }
     }
 }
