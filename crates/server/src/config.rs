@@ -392,6 +392,7 @@ mod tests {
             "trust_x_forwarded_for": false,
             "metrics": true,
             "metrics_bind": null,
+            "shutdown_timeout": 25,
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
             "database_url": "sqlite://jwtd.db",
@@ -412,7 +413,7 @@ mod tests {
             expected.extend(browser.clone());
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 46);
+        assert_eq!(known_keys().len(), 47);
     }
 
     #[test]

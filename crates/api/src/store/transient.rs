@@ -79,3 +79,24 @@ pub fn is_transient(error: &DbErr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient_sqlite_code;
+
+    #[test]
+    fn a_busy_locked_full_read_only_or_failing_sqlite_database_is_transient() {
+        // BUSY, BUSY_RECOVERY, LOCKED, READONLY, READONLY_DBMOVED, IOERR, IOERR_WRITE, FULL.
+        for code in [5, 261, 6, 8, 1032, 10, 778, 13] {
+            assert!(is_transient_sqlite_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_constraint_or_corrupt_sqlite_database_is_not_transient() {
+        // ERROR, CORRUPT, CONSTRAINT, CONSTRAINT_UNIQUE, NOTADB.
+        for code in [1, 11, 19, 2067, 26] {
+            assert!(!is_transient_sqlite_code(code), "{code}");
+        }
+    }
+}
