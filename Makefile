@@ -3,10 +3,12 @@ CARGO ?= cargo
 JWTD_BIND ?= 127.0.0.1:8000
 DEMO_PAGE_PORT ?= 8080
 DEMO_JWTD_PORT ?= 8000
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS_EXAMPLES ?= 25
 # Where cargo puts its builds (honours CARGO_TARGET_DIR, as cargo does).
 TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 
-.PHONY: run build release test fuzz check lint fmt deps migrate bench bench-keys e2e demo e2e-browser clean
+.PHONY: run build release test fuzz check lint fmt deps migrate bench bench-keys e2e demo e2e-browser schemathesis clean
 
 run: ## Serve on the embedded SQLite default (./jwtd.db), migrating first.
 	$(CARGO) run --release -p jwtd -- serve --bind $(JWTD_BIND)
@@ -81,6 +83,16 @@ e2e-browser: ## The SPA example and clients/js in headless Chromium, cookie and 
 	$(CARGO) build --release -p jwtd
 	@test -d e2e/node_modules/playwright-core || (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 	JWTD_BIN=$(TARGET_DIR)/release/jwtd node e2e/run.mjs
+
+# schemathesis from PyPI, pinned, in a venv of its own under the target directory.
+SCHEMATHESIS_VENV = $(TARGET_DIR)/schemathesis-venv
+schemathesis: ## The API against its own /openapi.json: no 5xx, every response as documented.
+	$(CARGO) build -p jwtd
+	@test -f $(SCHEMATHESIS_VENV)/.installed-$(SCHEMATHESIS_VERSION) || ( \
+		rm -rf $(SCHEMATHESIS_VENV) && python3 -m venv $(SCHEMATHESIS_VENV) && \
+		$(SCHEMATHESIS_VENV)/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION) && \
+		touch $(SCHEMATHESIS_VENV)/.installed-$(SCHEMATHESIS_VERSION))
+	bash scripts/schemathesis.sh $(TARGET_DIR)/debug/jwtd $(SCHEMATHESIS_VENV) $(SCHEMATHESIS_EXAMPLES)
 
 clean:
 	$(CARGO) clean

@@ -18,6 +18,7 @@ mod cookies;
 mod django_login;
 mod engines;
 mod families;
+mod faults;
 mod flush;
 mod fuzz;
 mod grace_binding;

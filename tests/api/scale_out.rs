@@ -27,14 +27,18 @@ use crate::smoke::Server;
 const SIGNING_KEY: &str = "scale-out-test-signing-key-0123456789abcdef";
 
 /// An empty PostgreSQL schema, dropped with everything in it when the test ends.
-struct Schema {
-    url: String,
-    name: String,
-    dir: PathBuf,
+pub(crate) struct Schema {
+    /// `JWTD_TEST_POSTGRES_URL`.
+    pub(crate) url: String,
+    /// The schema's name.
+    pub(crate) name: String,
+    /// A temporary directory for the instances' logs.
+    pub(crate) dir: PathBuf,
 }
 
 impl Schema {
-    async fn create() -> Option<Self> {
+    /// A fresh schema; `None` (the test is skipped) when PostgreSQL is not configured.
+    pub(crate) async fn create() -> Option<Self> {
         let Some(url) = std::env::var("JWTD_TEST_POSTGRES_URL")
             .ok()
             .filter(|url| !url.is_empty())
@@ -55,7 +59,7 @@ impl Schema {
     }
 
     /// A connection pool whose `search_path` is this schema.
-    async fn connect(&self) -> api::db::Database {
+    pub(crate) async fn connect(&self) -> api::db::Database {
         let mut options = DbOptions::new(self.url.clone());
         options.schema = Some(self.name.clone());
         options.max_connections = 2;
@@ -63,7 +67,7 @@ impl Schema {
     }
 
     /// The environment of an instance on this schema, plus `extra`.
-    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pub(crate) fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut env = vec![
             ("JWTD_DATABASE_URL", self.url.as_str()),
             ("JWTD_DATABASE_SCHEMA", self.name.as_str()),
@@ -112,26 +116,7 @@ impl Schema {
 
     /// Creates a user with the real CLI, on this schema.
     fn create_user(&self, name: &str, password: &str) {
-        use std::io::Write;
-        let mut command = Command::new(crate::smoke::jwtd_binary());
-        command
-            .args(["user", "create", name, "--password-stdin"])
-            .current_dir(&self.dir)
-            .env_remove("JWTD_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (key, value) in self.env(&[]) {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().unwrap();
-        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "user create: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::smoke::create_user(&self.dir, &self.env(&[]), name, password);
     }
 }
 
@@ -292,18 +277,21 @@ async fn cluster(count: usize, extra: &[(&str, &str)]) -> Option<(Schema, Vec<Se
     Some((schema, servers, Http::new()))
 }
 
-fn blacklisted() -> Value {
+/// simplejwt's refusal of a blacklisted token.
+pub(crate) fn blacklisted() -> Value {
     json!({ "detail": "Token is blacklisted", "code": "token_not_valid" })
 }
 
-fn unavailable() -> Value {
+/// jwtd's answer when the database cannot serve a request right now.
+pub(crate) fn unavailable() -> Value {
     json!({
         "detail": "Service temporarily unavailable, try again later.",
         "code": "service_unavailable",
     })
 }
 
-async fn count(db: &api::db::Database, sql: &str) -> i64 {
+/// Runs a query returning one integer.
+pub(crate) async fn count(db: &api::db::Database, sql: &str) -> i64 {
     db.read
         .query_one_raw(Statement::from_string(db.backend(), sql.to_owned()))
         .await

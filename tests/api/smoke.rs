@@ -33,6 +33,12 @@ pub struct Server {
 impl Server {
     /// Starts `jwtd serve --bind 127.0.0.1:0` with `env`, and waits until it listens.
     pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        Self::try_start(dir, env).unwrap_or_else(|refusal| panic!("{refusal}"))
+    }
+
+    /// As [`Server::start`], but a server that stops before it listens is an `Err` with
+    /// its exit status and its log, for tests of start-up errors.
+    pub fn try_start(dir: &std::path::Path, env: &[(&str, &str)]) -> Result<Self, String> {
         let log = dir.join(format!("{}.log", integration_tests::unique_name("jwtd")));
         let stderr = std::fs::File::create(&log).expect("create the server's log file");
         let mut command = Command::new(jwtd_binary());
@@ -53,12 +59,51 @@ impl Server {
             .expect("read the listening line");
         let Some(base) = line.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
-            let _ = child.wait();
+            let status = child.wait().expect("wait for jwtd");
             let log = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!("unexpected first line {line:?}; the server's log:\n{log}");
+            return Err(format!(
+                "unexpected first line {line:?}, {status}; the server's log:\n{log}"
+            ));
         };
         let base = base.to_owned();
-        Self { child, base, log }
+        Ok(Self { child, base, log })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `SIGTERM`, as a supervisor stopping the service does.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Kills the process with `SIGKILL` (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits at most `limit` for the process to exit; `None` if it is still running.
+    pub async fn wait_exit(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// What the server has logged so far.
@@ -72,6 +117,34 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `jwtd user create NAME --password-stdin` with `env`, in `dir`; panics unless it succeeds.
+pub fn create_user<K, V>(dir: &std::path::Path, env: &[(K, V)], name: &str, password: &str)
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    use std::io::Write;
+    let mut command = Command::new(jwtd_binary());
+    command
+        .args(["user", "create", name, "--password-stdin"])
+        .current_dir(dir)
+        .env_remove("JWTD_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start jwtd user create");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write the password");
+    let output = child.wait_with_output().expect("wait for jwtd user create");
+    assert!(
+        output.status.success(),
+        "user create: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// A plain HTTP/1.1 GET over loopback; returns status and body.

@@ -167,6 +167,7 @@ mod paths {
         request_body = RefreshRequest,
         responses(
             (status = 200, description = "Blacklisted, session ended: {}"),
+            (status = 400, description = "DRF field errors, e.g. {\"refresh\":[\"This field is required.\"]}"),
             (status = 401, description = "Invalid or already blacklisted", body = Detail),
         ))]
     pub fn logout() {}
@@ -175,6 +176,7 @@ mod paths {
         request_body(content = Option<RefreshRequest>, description = "As /logout; in cookie mode, `{}` takes the refresh cookie (with the CSRF proof)"),
         responses(
             (status = 200, description = "Blacklisted, session ended, cookies cleared: {}"),
+            (status = 400, description = "DRF field errors"),
             (status = 401, description = "Invalid or already blacklisted", body = Detail),
             (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing revoked", body = Detail),
         ))]
@@ -213,6 +215,7 @@ mod paths {
         request_body(content = Option<RefreshRequest>, description = "Without a Bearer token: the refresh token of any live session"),
         responses(
             (status = 200, description = "Every session of the user ended: {}"),
+            (status = 400, description = "DRF field errors, or {\"non_field_errors\":[\"No data provided\"]} for a body of JSON null"),
             (status = 401, body = Detail),
         ))]
     pub fn logout_all() {}
@@ -222,6 +225,7 @@ mod paths {
         request_body(content = Option<RefreshRequest>, description = "As /logout/all; in cookie mode, `{}` takes the refresh cookie (with the CSRF proof)"),
         responses(
             (status = 200, description = "Every session of the user ended, cookies cleared: {}"),
+            (status = 400, description = "DRF field errors, or {\"non_field_errors\":[\"No data provided\"]}"),
             (status = 401, body = Detail),
             (status = 403, description = "Cookie mode: the refresh cookie without the CSRF proof; nothing revoked", body = Detail),
         ))]

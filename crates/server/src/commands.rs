@@ -137,11 +137,38 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         keep_alive_timeout: config.limits.keep_alive_timeout.0,
         max_connections: config.limits.max_connections,
     };
-    crate::connections::serve(listener, app, limits, shutdown_signal())
-        .await
-        .context("server error")?;
+    // On the signal the listener closes (new connections are refused), idle keep-alive
+    // connections close and the requests in flight finish; the timeout bounds that wait,
+    // since a stalled client could otherwise hold the process forever.
+    let (stopping, stop_requested) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections; finishing the requests in flight");
+        let _ = stopping.send(true);
+    };
+    let timeout = config.http.shutdown_timeout.0;
+    tokio::select! {
+        served = crate::connections::serve(listener, app, limits, signal) => {
+            served.context("server error")?;
+        }
+        () = expire_after_stop(stop_requested, timeout) => tracing::warn!(
+            timeout_seconds = timeout.as_secs_f64(),
+            "shutdown timeout: requests still in flight are cut off (JWTD_SHUTDOWN_TIMEOUT)"
+        ),
+    }
     tracing::info!("jwtd stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes `timeout` after a stop was requested; never, if none is.
+async fn expire_after_stop(
+    mut stop_requested: tokio::sync::watch::Receiver<bool>,
+    timeout: Duration,
+) {
+    if stop_requested.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(timeout).await;
 }
 
 /// Rows deleted per transaction by the background flush: small, so that it never holds the

@@ -514,10 +514,13 @@ mod tests {
             "trusted_proxies": [],
             "metrics": true,
             "metrics_bind": null,
+            "shutdown_timeout": 25,
             "revoke_access_on_logout": false,
             "revocation_poll_interval": 1,
             "introspect_client_id": null,
             "adopt_refresh_tokens_issued_before": null,
+        });
+        let storage = serde_json::json!({
             "database_url": "sqlite://jwtd.db",
             "database_schema": null,
             "database_max_connections": 10,
@@ -540,13 +543,13 @@ mod tests {
             "refresh_rate_per_minute": 120,
             "verify_rate_per_minute": 600,
         });
-        for part in [browser, abuse] {
+        for part in [browser, abuse, storage] {
             if let (Some(expected), Some(part)) = (expected.as_object_mut(), part.as_object()) {
                 expected.extend(part.clone());
             }
         }
         assert_eq!(defaults, expected);
-        assert_eq!(known_keys().len(), 61);
+        assert_eq!(known_keys().len(), 62);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Turning a `Config` into the pieces the api crate needs.
 
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -40,15 +41,65 @@ pub fn token_settings(config: &Config) -> TokenSettings {
 /// Connects to the configured database.
 ///
 /// # Errors
-/// When the database cannot be reached.
+/// When the database cannot be reached, or is a SQLite file jwtd cannot write.
 pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     let options = db_options(config);
+    if let Some(file) = db::sqlite_file(&options.url) {
+        check_sqlite_writable(&file)?;
+    }
     db::connect(&options).await.with_context(|| {
         format!(
             "cannot connect to the database ({})",
             redact_url(&options.url)
         )
     })
+}
+
+/// Refuses a SQLite database that jwtd could not write: every login and refresh writes, and
+/// SQLite would open a read-only file read-only without a word, leaving each of them to
+/// fail. Checks the file and its write-ahead log and index when they exist, and that the
+/// directory takes new files (SQLite creates those three there).
+fn check_sqlite_writable(file: &Path) -> anyhow::Result<()> {
+    let unwritable = |error: std::io::Error| {
+        if error.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+            anyhow!(
+                "the SQLite database {} is on a read-only file system; jwtd writes to it on every login and refresh",
+                file.display()
+            )
+        } else {
+            anyhow!(
+                "the SQLite database {} cannot be written: {error}",
+                file.display()
+            )
+        }
+    };
+    let with_suffix = |suffix: &str| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    for path in ["", "-wal", "-shm"]
+        .map(with_suffix)
+        .iter()
+        .filter(|path| path.exists())
+    {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(unwritable)?;
+    }
+    let directory = file
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = directory.join(format!(".jwtd-write-check-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(unwritable)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn db_options(config: &Config) -> DbOptions {

@@ -19,9 +19,18 @@ const TRANSIENT_SQLSTATES: [&str; 11] = [
 /// many connections (1040), server shutting down (1053), server gone or lost (2006, 2013).
 const TRANSIENT_MYSQL_NUMBERS: [u16; 9] = [1205, 1213, 3024, 1969, 1317, 1040, 1053, 2006, 2013];
 
-/// SQLite result codes that mean "try again": `SQLITE_BUSY` (5) and its extended codes
-/// (261, 517), `SQLITE_LOCKED` (6) and `SQLITE_LOCKED_SHAREDCACHE` (262).
-const TRANSIENT_SQLITE_CODES: [&str; 5] = ["5", "6", "261", "517", "262"];
+/// SQLite primary result codes that mean "try again": `SQLITE_BUSY` (5), `SQLITE_LOCKED`
+/// (6), and the disk's trouble: `SQLITE_READONLY` (8), `SQLITE_IOERR` (10) and `SQLITE_FULL`
+/// (13). SQLite rolls back a transaction that meets the latter, so nothing was written;
+/// the request may succeed once space is freed or the file system is writable again, and a
+/// 503 says so, where a 500 would say jwtd is broken.
+const TRANSIENT_SQLITE_CODES: [i32; 5] = [5, 6, 8, 10, 13];
+
+/// Whether a SQLite result code (primary or extended: the low byte is the primary one)
+/// means "try again".
+pub fn is_transient_sqlite_code(code: i32) -> bool {
+    TRANSIENT_SQLITE_CODES.contains(&(code & 0xff))
+}
 
 /// Maps a database error to `StoreError::Unavailable` when it is transient, else
 /// `StoreError::Database`.
@@ -59,10 +68,35 @@ pub fn is_transient(error: &DbErr) -> bool {
             }
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
-            TRANSIENT_SQLSTATES.contains(&code)
-                || code.starts_with("08")
-                || TRANSIENT_SQLITE_CODES.contains(&code)
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                return code.parse().is_ok_and(is_transient_sqlite_code);
+            }
+            TRANSIENT_SQLSTATES.contains(&code) || code.starts_with("08")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient_sqlite_code;
+
+    #[test]
+    fn a_busy_locked_full_read_only_or_failing_sqlite_database_is_transient() {
+        // BUSY, BUSY_RECOVERY, LOCKED, READONLY, READONLY_DBMOVED, IOERR, IOERR_WRITE, FULL.
+        for code in [5, 261, 6, 8, 1032, 10, 778, 13] {
+            assert!(is_transient_sqlite_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_constraint_or_corrupt_sqlite_database_is_not_transient() {
+        // ERROR, CORRUPT, CONSTRAINT, CONSTRAINT_UNIQUE, NOTADB.
+        for code in [1, 11, 19, 2067, 26] {
+            assert!(!is_transient_sqlite_code(code), "{code}");
+        }
     }
 }

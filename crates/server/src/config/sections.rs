@@ -111,6 +111,9 @@ pub struct HttpConfig {
     /// Serve `/metrics` on this `host:port` instead of the public listener.
     #[serde(default, deserialize_with = "lenient::optional_text")]
     pub metrics_bind: Option<String>,
+    /// On SIGTERM or SIGINT: how long requests in flight may take to finish before the
+    /// process exits anyway.
+    pub shutdown_timeout: Seconds,
 }
 
 impl Default for HttpConfig {
@@ -124,6 +127,8 @@ impl Default for HttpConfig {
             trusted_proxies: List(Vec::new()),
             metrics: Flag(true),
             metrics_bind: None,
+            // Below the 30 s Kubernetes waits after SIGTERM before it kills.
+            shutdown_timeout: Seconds(Duration::from_secs(25)),
         }
     }
 }

@@ -199,12 +199,12 @@ fn revoke_family(
     Ok(())
 }
 
-/// Busy and locked databases are transient (503, safe to retry); anything else is a 500.
+/// A busy or locked database, and a full, read-only or failing disk, are transient (503,
+/// safe to retry); anything else is a 500.
 pub(super) fn sqlite_error(error: rusqlite::Error) -> StoreError {
-    let transient = matches!(
-        error.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
+    let transient = error.sqlite_error().is_some_and(|error| {
+        crate::store::transient::is_transient_sqlite_code(error.extended_code)
+    });
     let error = sea_orm::DbErr::Custom(format!("sqlite: {error}"));
     if transient {
         StoreError::Unavailable(error)

@@ -55,7 +55,7 @@ fn assert_consistent(token: &[u8]) {
                 validation.validate_aud = false;
                 validation.required_spec_claims.clear();
                 jsonwebtoken::decode::<Map<String, Value>>(
-                    &text,
+                    text.as_bytes(),
                     &DecodingKey::from_secret(KEY),
                     &validation,
                 )
