@@ -85,6 +85,10 @@ export async function startJwtd(binary, settings) {
     // so that a race between tabs cannot hide behind the grace window.
     JWTD_ROTATION_GRACE_SECONDS: '0',
     JWTD_REVOKE_ACCESS_ON_LOGOUT: 'true',
+    // Every scenario's browser comes from loopback: one address, more logins a minute than
+    // a person would make. The limits themselves are tested in tests/api/abuse.rs.
+    JWTD_LOGIN_ADDRESS_MAX_ATTEMPTS: '600',
+    JWTD_REFRESH_RATE_PER_MINUTE: '6000',
     ...settings,
   };
   execFileSync(binary, ['migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
