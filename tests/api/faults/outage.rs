@@ -171,6 +171,8 @@ async fn a_postgres_outage_under_load_answers_503_and_service_resumes_by_itself(
         ("JWTD_DATABASE_ACQUIRE_TIMEOUT", "1"),
         ("JWTD_DATABASE_STATEMENT_TIMEOUT", "2"),
         ("JWTD_ROTATION_GRACE_SECONDS", "120"),
+        // The load comes from one loopback address: no per-address refresh limit.
+        ("JWTD_REFRESH_RATE_PER_MINUTE", "0"),
     ]);
     deployment.create_user("alice", "wonderland");
 
