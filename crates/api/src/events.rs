@@ -2,6 +2,8 @@
 //! The store writes their rows, in the transaction of the change they describe;
 //! `crate::security` logs them once that has committed.
 
+use std::net::IpAddr;
+
 use auth_core::{ClientMark, ClientMarkKey, FamilyId, UserId};
 
 pub use auth_core::EventKind;
@@ -9,8 +11,9 @@ pub use auth_core::EventKind;
 /// Who is asking: what a session and a security event record about the client.
 #[derive(Clone, Debug, Default)]
 pub struct Client {
-    /// The peer address (or the first hop of a trusted proxy header).
-    pub ip: Option<String>,
+    /// The peer address (or the first hop of a trusted proxy header). Kept as an address,
+    /// written out only where it is recorded: most requests never record it.
+    pub ip: Option<IpAddr>,
     /// The `User-Agent` header, truncated.
     pub user_agent: Option<String>,
 }
@@ -19,7 +22,12 @@ impl Client {
     /// The keyed digest of this client that a rotation records and a grace replay must
     /// match.
     pub fn mark(&self, key: &ClientMarkKey) -> ClientMark {
-        ClientMark::of(key, self.user_agent.as_deref(), self.ip.as_deref())
+        ClientMark::of(key, self.user_agent.as_deref(), self.ip_text().as_deref())
+    }
+
+    /// The address as sessions and events record it (`192.0.2.1`, `2001:db8::1`).
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
     }
 }
 
@@ -64,6 +72,7 @@ impl<'a> Event<'a> {
 pub fn log(event: &Event<'_>) {
     let user_id = event.user.map(|user| user.0);
     let family_id = event.family.map(FamilyId::as_str);
+    let ip = event.client.ip_text();
     if matches!(
         event.kind,
         EventKind::ReuseDetected | EventKind::LoginFailed | EventKind::RotationGraceReplay
@@ -73,7 +82,7 @@ pub fn log(event: &Event<'_>) {
             event = event.kind.as_str(),
             user_id,
             family_id,
-            ip = event.client.ip.as_deref(),
+            ip = ip.as_deref(),
             user_agent = event.client.user_agent.as_deref(),
             "security event"
         );
@@ -83,7 +92,7 @@ pub fn log(event: &Event<'_>) {
             event = event.kind.as_str(),
             user_id,
             family_id,
-            ip = event.client.ip.as_deref(),
+            ip = ip.as_deref(),
             user_agent = event.client.user_agent.as_deref(),
             "security event"
         );

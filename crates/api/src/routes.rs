@@ -205,7 +205,7 @@ impl FromRequestParts<AppState> for Client {
             .map(|value| String::from_utf8_lossy(value.as_bytes()))
             .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
         Ok(Client {
-            ip: address.map(|address| address.to_string()),
+            ip: address,
             user_agent,
         })
     }

@@ -24,6 +24,10 @@ impl Media {
         let Some(value) = content_type else {
             return Self::Unsupported(String::new());
         };
+        // What nearly every client sends, known without taking it apart.
+        if value.as_bytes() == b"application/json" {
+            return Self::Json { charset: None };
+        }
         let text = String::from_utf8_lossy(value.as_bytes());
         let mut pieces = text.split(';');
         let media_type = pieces.next().unwrap_or_default().trim();

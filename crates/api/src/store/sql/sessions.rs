@@ -29,7 +29,7 @@ pub(super) async fn start(
         revoked_at: Set(None),
         revoke_reason: Set(None),
         user_agent: Set(session.client.user_agent.clone()),
-        ip: Set(session.client.ip.clone()),
+        ip: Set(session.client.ip_text()),
     }
     .insert(db)
     .await?;
@@ -66,7 +66,7 @@ pub(super) async fn record(db: &impl ConnectionTrait, event: &Event<'_>) -> Resu
             .username
             .map(|name| name.chars().take(MAX_USERNAME).collect())),
         family_id: Set(event.family.map(|family| family.as_str().to_owned())),
-        ip: Set(event.client.ip.clone()),
+        ip: Set(event.client.ip_text()),
         user_agent: Set(event.client.user_agent.clone()),
         ..Default::default()
     }

@@ -164,7 +164,7 @@ pub(super) fn apply(
                     kind.as_str(),
                     target.user.0,
                     target.family.as_str(),
-                    target.client.ip.as_deref(),
+                    target.client.ip_text(),
                     target.client.user_agent.as_deref(),
                 ])
             })
