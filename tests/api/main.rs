@@ -8,6 +8,7 @@
 )]
 
 mod abuse;
+mod access_profile;
 mod access_revocation;
 mod bodies;
 mod claims;

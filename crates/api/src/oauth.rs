@@ -153,5 +153,9 @@ fn live_claims(
             body.insert(claim.to_owned(), value.clone());
         }
     }
+    // An RFC 9068 access token names the client it was issued to.
+    if let Some(client_id) = verified.claims.get("client_id").filter(|id| id.is_string()) {
+        body.insert("client_id".to_owned(), client_id.clone());
+    }
     body
 }

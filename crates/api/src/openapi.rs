@@ -68,6 +68,8 @@ mod schema {
         pub iss: Option<String>,
         /// With JWTD_AUDIENCE.
         pub aud: Option<String>,
+        /// Access tokens under JWTD_ACCESS_TOKEN_PROFILE=rfc9068.
+        pub client_id: Option<String>,
     }
 
     /// simplejwt's error body; `code` is absent on credential errors.

@@ -24,7 +24,7 @@ pub use rotation::{
 };
 pub use settings::{TokenSettings, seconds};
 pub use token::{
-    Algorithm, CheckedToken, KeyError, Keys, RefreshSpec, SESSION_CLAIM, TokenCodec, TokenKind,
-    UserClaim, VerifiedToken,
+    AT_JWT, AccessTokenProfile, Algorithm, CheckedToken, KeyError, KeyKind, Keys, RefreshSpec,
+    SESSION_CLAIM, TokenCodec, TokenKind, UserClaim, VerifiedToken,
 };
 pub use types::{FamilyId, Jti, TokenHash, UserId};

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::rotation::GraceBinding;
+use crate::token::AccessTokenProfile;
 
 /// Everything that shapes how tokens are minted, verified and rotated.
 ///
@@ -38,6 +39,8 @@ pub struct TokenSettings {
     pub rotation_grace_binding: GraceBinding,
     /// Absolute lifetime of a session (token family), counted from login.
     pub session_max_lifetime: Duration,
+    /// How access tokens are shaped: simplejwt's claims, or RFC 9068's.
+    pub access_token_profile: AccessTokenProfile,
 }
 
 impl Default for TokenSettings {
@@ -56,6 +59,7 @@ impl Default for TokenSettings {
             rotation_grace: Duration::from_secs(10),
             rotation_grace_binding: GraceBinding::Client,
             session_max_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            access_token_profile: AccessTokenProfile::Simplejwt,
         }
     }
 }

@@ -8,10 +8,14 @@
 mod keys;
 mod kinds;
 mod mint;
+mod profile;
 mod verify;
 
-pub use keys::{Algorithm, KeyError, Keys};
+use jsonwebtoken::Header;
+
+pub use keys::{Algorithm, KeyError, KeyKind, Keys};
 pub use kinds::{CheckedToken, RefreshSpec, SESSION_CLAIM, TokenKind, UserClaim, VerifiedToken};
+pub use profile::{AT_JWT, AccessTokenProfile};
 
 use crate::settings::TokenSettings;
 use verify::{OwnTokens, Verifier};
@@ -21,6 +25,8 @@ use verify::{OwnTokens, Verifier};
 pub struct TokenCodec {
     settings: TokenSettings,
     keys: Keys,
+    /// The header of access tokens: the signing key's, typed `at+jwt` under RFC 9068.
+    access_header: Header,
     /// One per verifying key, in the keys' order.
     verifiers: Vec<Verifier>,
     /// `check`'s path for the tokens jwtd's HMAC key mints, when it has one.
@@ -37,9 +43,14 @@ impl TokenCodec {
             .map(|key| Verifier::new(key, &settings))
             .collect();
         let own = OwnTokens::new(keys.signing(), &settings);
+        let mut access_header = keys.signing().header.clone();
+        if settings.access_token_profile != AccessTokenProfile::Simplejwt {
+            access_header.typ = Some(AT_JWT.to_owned());
+        }
         Self {
             settings,
             keys,
+            access_header,
             verifiers,
             own,
         }

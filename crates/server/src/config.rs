@@ -120,15 +120,16 @@ impl Refusal {
     }
 }
 
-/// Reads one section from the merged settings, or notes why it cannot be read.
-fn section<T: for<'de> Deserialize<'de>>(
+/// Reads one section from the merged settings. A section that cannot be read notes why in
+/// `refusals` and stands in as its defaults, which are never used: any refusal fails the load.
+fn section<T: for<'de> Deserialize<'de> + Default>(
     figment: &Figment,
     refusals: &mut Vec<Refusal>,
-) -> Option<T> {
-    figment
-        .extract()
-        .map_err(|error| refusals.extend(error.into_iter().map(Refusal::of)))
-        .ok()
+) -> T {
+    figment.extract().unwrap_or_else(|error: figment::Error| {
+        refusals.extend(error.into_iter().map(Refusal::of));
+        T::default()
+    })
 }
 
 impl Config {
@@ -206,17 +207,19 @@ impl Config {
     /// refuses a key no section knows, and of several bad settings names the first by key.
     fn extract(figment: &Figment, known: &[String]) -> anyhow::Result<Self> {
         let mut refusals = Vec::new();
-        let tokens = section(figment, &mut refusals);
-        let http = section(figment, &mut refusals);
-        let abuse = section(figment, &mut refusals);
-        let limits = section(figment, &mut refusals);
-        let browser = section(figment, &mut refusals);
-        let revocation = section(figment, &mut refusals);
-        let resource_servers = section(figment, &mut refusals);
-        let simplejwt = section(figment, &mut refusals);
-        let database = section(figment, &mut refusals);
-        let passwords = section(figment, &mut refusals);
-        let logging = section(figment, &mut refusals);
+        let config = Self {
+            tokens: section(figment, &mut refusals),
+            http: section(figment, &mut refusals),
+            abuse: section(figment, &mut refusals),
+            limits: section(figment, &mut refusals),
+            browser: section(figment, &mut refusals),
+            revocation: section(figment, &mut refusals),
+            resource_servers: section(figment, &mut refusals),
+            simplejwt: section(figment, &mut refusals),
+            database: section(figment, &mut refusals),
+            passwords: section(figment, &mut refusals),
+            logging: section(figment, &mut refusals),
+        };
         // Environment variables are filtered to known keys: an unknown one is a file's.
         if let Ok(keys) =
             figment.extract::<std::collections::BTreeMap<String, figment::value::Value>>()
@@ -243,46 +246,7 @@ impl Config {
         if let Some(first) = refusals.into_iter().min_by(|a, b| a.key.cmp(&b.key)) {
             bail!(first.message);
         }
-        match (
-            tokens,
-            http,
-            abuse,
-            limits,
-            browser,
-            revocation,
-            resource_servers,
-            simplejwt,
-            database,
-            passwords,
-            logging,
-        ) {
-            (
-                Some(tokens),
-                Some(http),
-                Some(abuse),
-                Some(limits),
-                Some(browser),
-                Some(revocation),
-                Some(resource_servers),
-                Some(simplejwt),
-                Some(database),
-                Some(passwords),
-                Some(logging),
-            ) => Ok(Self {
-                tokens,
-                http,
-                abuse,
-                limits,
-                browser,
-                revocation,
-                resource_servers,
-                simplejwt,
-                database,
-                passwords,
-                logging,
-            }),
-            _ => bail!("the settings could not be read"),
-        }
+        Ok(config)
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -328,6 +292,7 @@ impl Config {
             bail!("invalid setting JWTD_AUTH_HEADER_TYPES: at least one scheme is required");
         }
         axum_header_name(&self.http.auth_header_name)?;
+        self.tokens.access_token_profile()?;
         self.trusted_proxies()?;
         self.browser.settings()?;
         self.resource_servers.introspection()?;

@@ -20,8 +20,11 @@ use crate::config::{Config, axum_header_name};
 use crate::signing_key::{self, Missing};
 
 /// The token settings of a configuration.
-pub fn token_settings(config: &Config) -> TokenSettings {
-    TokenSettings {
+///
+/// # Errors
+/// An access-token profile that is unknown or lacks what it needs.
+pub fn token_settings(config: &Config) -> anyhow::Result<TokenSettings> {
+    Ok(TokenSettings {
         access_token_lifetime: config.tokens.access_token_lifetime.0,
         refresh_token_lifetime: config.tokens.refresh_token_lifetime.0,
         rotate_refresh_tokens: config.tokens.rotate_refresh_tokens.0,
@@ -35,7 +38,8 @@ pub fn token_settings(config: &Config) -> TokenSettings {
         rotation_grace: config.tokens.rotation_grace_seconds.0,
         rotation_grace_binding: config.tokens.rotation_grace_binding.0,
         session_max_lifetime: config.tokens.session_max_lifetime.0,
-    }
+        access_token_profile: config.tokens.access_token_profile()?,
+    })
 }
 
 /// Connects to the configured database.
@@ -180,7 +184,7 @@ pub async fn migrate(config: &Config, db: &Database) -> anyhow::Result<()> {
 pub fn codec(config: &Config) -> anyhow::Result<TokenCodec> {
     let keys =
         signing_key::keys(config, Missing::Generate)?.ok_or_else(|| anyhow!("no signing key"))?;
-    Ok(TokenCodec::new(token_settings(config), keys))
+    Ok(TokenCodec::new(token_settings(config)?, keys))
 }
 
 /// The argon2 threads (one per core) with the configured cost.

@@ -91,7 +91,23 @@ impl Algorithm {
 
     /// Whether tokens are signed with a shared secret (HS*) rather than a key pair.
     pub fn is_hmac(self) -> bool {
-        self.min_secret_len().is_some()
+        self.key_kind() == KeyKind::Hmac
+    }
+
+    /// The kind of key it signs with.
+    pub fn key_kind(self) -> KeyKind {
+        match self {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => KeyKind::Hmac,
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => KeyKind::Rsa,
+            Algorithm::ES256 => KeyKind::P256,
+            Algorithm::ES384 => KeyKind::P384,
+            Algorithm::EdDSA => KeyKind::Ed25519,
+        }
     }
 
     /// For an HMAC algorithm, the shortest secret it should be given: as long as its hash
@@ -122,6 +138,21 @@ impl Algorithm {
             Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         }
     }
+}
+
+/// The kinds of key the algorithms sign with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A shared secret (HS*).
+    Hmac,
+    /// An RSA key pair (RS*, PS*).
+    Rsa,
+    /// A P-256 key pair (ES256).
+    P256,
+    /// A P-384 key pair (ES384).
+    P384,
+    /// An Ed25519 key pair (EdDSA).
+    Ed25519,
 }
 
 impl fmt::Display for Algorithm {

@@ -5,6 +5,7 @@
 //! same key give the same token, byte for byte, which is what lets a rotation retried within
 //! the grace window hand back the very successor whose hash the store holds.
 
+use jsonwebtoken::Header;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -23,6 +24,20 @@ enum Minted<'a> {
     User(UserId),
     /// A claim copied from another token.
     Json(&'a Value),
+}
+
+impl<'a> Minted<'a> {
+    /// The value as a JSON string: a user id or text as is, a number written out; `None` for
+    /// anything else.
+    fn as_text(self) -> Option<Self> {
+        match self {
+            Self::Text(_) | Self::User(_) => Some(self),
+            Self::Number(number) => Some(Self::User(UserId(number))),
+            Self::Json(Value::String(text)) => Some(Self::Text(text)),
+            Self::Json(Value::Number(number)) => number.as_i64().map(|id| Self::User(UserId(id))),
+            Self::Json(_) => None,
+        }
+    }
 }
 
 impl Serialize for Minted<'_> {
@@ -49,6 +64,13 @@ impl<'a> Claims<'a> {
         Self {
             list: Vec::with_capacity(8 + extra),
         }
+    }
+
+    fn get(&self, name: &str) -> Option<Minted<'a>> {
+        self.list
+            .iter()
+            .find(|(set, _)| *set == name)
+            .map(|(_, value)| *value)
     }
 
     fn set(&mut self, name: &'a str, value: Minted<'a>) {
@@ -90,11 +112,12 @@ impl TokenCodec {
         claims.set(&settings.jti_claim, Minted::Text(spec.jti.as_str()));
         claims.set(&settings.user_id_claim, Minted::User(spec.user));
         claims.set(SESSION_CLAIM, Minted::Text(spec.family.as_str()));
-        self.encode(claims)
+        self.encode(claims, &self.keys().signing().header)
     }
 
     /// Mints an access token from a refresh token's claims, as simplejwt does: a fresh type,
-    /// `exp`, `iat` and `jti`, then every other claim of the refresh token copied over.
+    /// `exp`, `iat` and `jti`, then every other claim of the refresh token copied over; under
+    /// RFC 9068, `sub` and `client_id` after them and `typ: at+jwt` in the header.
     ///
     /// # Errors
     /// `KeyError::Encode` if the library cannot sign with the key.
@@ -158,11 +181,21 @@ impl TokenCodec {
                 claims.set(name, value);
             }
         }
-        self.encode(claims)
+        if let Some(client_id) = settings.access_token_profile.client_id() {
+            // RFC 9068's `sub` is the user id claim's value, as a string.
+            let subject = claims
+                .get(&settings.user_id_claim)
+                .and_then(Minted::as_text);
+            if let Some(subject) = subject {
+                claims.set("sub", subject);
+            }
+            claims.set("client_id", Minted::Text(client_id));
+        }
+        self.encode(claims, &self.access_header)
     }
 
     /// `header.payload.signature`, with `aud`/`iss` added when configured.
-    fn encode<'a>(&'a self, mut claims: Claims<'a>) -> Result<String, KeyError> {
+    fn encode<'a>(&'a self, mut claims: Claims<'a>, header: &Header) -> Result<String, KeyError> {
         let settings = self.settings();
         if let Some(audience) = &settings.audience {
             claims.set("aud", Minted::Text(audience));
@@ -171,7 +204,7 @@ impl TokenCodec {
             claims.set("iss", Minted::Text(issuer));
         }
         let signing = self.keys().signing();
-        jsonwebtoken::encode(&signing.header, &claims, &signing.key).map_err(KeyError::Encode)
+        jsonwebtoken::encode(header, &claims, &signing.key).map_err(KeyError::Encode)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use jsonwebtoken::{DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, TokenData, Validation};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -91,9 +91,12 @@ impl TokenCodec {
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<VerifiedToken, TokenError> {
-        let claims: Map<String, Value> = self.decode(token.as_bytes())?;
-        let checked = check_claims(&claims, &self.settings, expected, now)?;
-        Ok(VerifiedToken { checked, claims })
+        let data = self.decode::<Map<String, Value>>(token.as_bytes())?;
+        let checked = self.check_decoded(&data, expected, now)?;
+        Ok(VerifiedToken {
+            checked,
+            claims: data.claims,
+        })
     }
 
     /// [`Self::verify`] without keeping the claims: every check is the same, for callers
@@ -109,16 +112,36 @@ impl TokenCodec {
         expected: Option<TokenKind>,
         now: i64,
     ) -> Result<CheckedToken, TokenError> {
-        if self.settings.default_claim_names() {
-            let claims: ReadClaims =
-                match self.own.as_ref().and_then(|own| own.claims(token.as_ref())) {
-                    Some(claims) => claims?,
-                    None => self.decode(token.as_ref())?,
-                };
-            return check_claims(&claims, &self.settings, expected, now);
+        let token = token.as_ref();
+        if !self.settings.default_claim_names() {
+            let data = self.decode::<Map<String, Value>>(token)?;
+            return self.check_decoded(&data, expected, now);
         }
-        let claims: Map<String, Value> = self.decode(token.as_ref())?;
-        check_claims(&claims, &self.settings, expected, now)
+        // The own path runs under simplejwt's profile only, where the header's `typ` is unread.
+        if let Some(claims) = self
+            .own
+            .as_ref()
+            .and_then(|own| own.claims::<ReadClaims>(token))
+        {
+            return check_claims(&claims?, &self.settings, expected, now);
+        }
+        let data = self.decode::<ReadClaims>(token)?;
+        self.check_decoded(&data, expected, now)
+    }
+
+    /// simplejwt's claim checks of a token the library decoded, then the access-token
+    /// profile's check of its `typ` header.
+    fn check_decoded(
+        &self,
+        data: &TokenData<impl Claims>,
+        expected: Option<TokenKind>,
+        now: i64,
+    ) -> Result<CheckedToken, TokenError> {
+        let checked = check_claims(&data.claims, &self.settings, expected, now)?;
+        self.settings
+            .access_token_profile
+            .check_typ(data.header.typ.as_deref(), checked.kind)?;
+        Ok(checked)
     }
 
     /// This codec with every token decoded by the library: what the own-token path is
@@ -135,9 +158,9 @@ impl TokenCodec {
         self.own.is_some()
     }
 
-    /// The claims of a token jsonwebtoken finds well-formed, signed by one of our keys with
-    /// its algorithm, and naming our audience and issuer when configured.
-    fn decode<C: DeserializeOwned>(&self, token: &[u8]) -> Result<C, TokenError> {
+    /// A token jsonwebtoken finds well-formed, signed by one of our keys with its algorithm,
+    /// and naming our audience and issuer when configured: its header and claims.
+    fn decode<C: DeserializeOwned>(&self, token: &[u8]) -> Result<TokenData<C>, TokenError> {
         let verifier = match self.verifiers.as_slice() {
             // One key: the library reads the header once, in `decode`.
             [only] => only,
@@ -159,7 +182,7 @@ impl TokenCodec {
         if data.header.crit.is_some() || !verifier.accepts(data.header.kid.as_deref()) {
             return Err(TokenError::Invalid);
         }
-        Ok(data.claims)
+        Ok(data)
     }
 }
 

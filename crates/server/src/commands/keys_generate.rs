@@ -14,6 +14,8 @@ use ed25519_dalek::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
 
+use auth_core::{Algorithm, KeyKind};
+
 use crate::cli::KeysCommand;
 
 /// Bytes of randomness in an HMAC secret (written hex-encoded, as jwtd's own key file).
@@ -21,26 +23,6 @@ const HMAC_SECRET_BYTES: usize = 64;
 
 /// The smallest RSA modulus jwtd writes (RFC 7518 asks for 2048 bits at least).
 const MIN_RSA_BITS: usize = 2048;
-
-/// The kinds of key the algorithms need.
-enum Kind {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
-    Hmac,
-}
-
-fn kind(alg: &str) -> Option<Kind> {
-    Some(match alg {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Kind::Rsa,
-        "ES256" => Kind::P256,
-        "ES384" => Kind::P384,
-        "EdDSA" => Kind::Ed25519,
-        "HS256" | "HS384" | "HS512" => Kind::Hmac,
-        _ => return None,
-    })
-}
 
 /// Runs `jwtd keys ...`.
 ///
@@ -53,7 +35,7 @@ pub(super) fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         name,
         rsa_bits,
     } = command;
-    let Some(kind) = kind(&alg) else {
+    let Some(kind) = Algorithm::parse(&alg).map(Algorithm::key_kind) else {
         bail!(
             "unsupported --alg {alg:?}: RS256/384/512, PS256/384/512, ES256, ES384, EdDSA or HS256/384/512"
         );
@@ -66,7 +48,7 @@ pub(super) fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         format!("jwtd-{}-{time}", alg.to_ascii_lowercase())
     });
     let (private, public) = match kind {
-        Kind::Hmac => {
+        KeyKind::Hmac => {
             let mut secret = [0u8; HMAC_SECRET_BYTES];
             OsRng.fill_bytes(&mut secret);
             let file = out.join(format!("{name}.key"));
@@ -74,7 +56,7 @@ pub(super) fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             println!("wrote the {alg} secret to {} (mode 600)", file.display());
             return Ok(ExitCode::SUCCESS);
         }
-        Kind::Rsa => {
+        KeyKind::Rsa => {
             if rsa_bits < MIN_RSA_BITS {
                 bail!("--rsa-bits must be at least {MIN_RSA_BITS}");
             }
@@ -85,21 +67,21 @@ pub(super) fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 key.to_public_key().to_public_key_pem(LineEnding::LF)?,
             )
         }
-        Kind::P256 => {
+        KeyKind::P256 => {
             let key = p256::SecretKey::random(&mut OsRng);
             (
                 key.to_pkcs8_pem(LineEnding::LF)?,
                 key.public_key().to_public_key_pem(LineEnding::LF)?,
             )
         }
-        Kind::P384 => {
+        KeyKind::P384 => {
             let key = p384::SecretKey::random(&mut OsRng);
             (
                 key.to_pkcs8_pem(LineEnding::LF)?,
                 key.public_key().to_public_key_pem(LineEnding::LF)?,
             )
         }
-        Kind::Ed25519 => {
+        KeyKind::Ed25519 => {
             let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
             (
                 key.to_pkcs8_pem(LineEnding::LF)?,
@@ -154,11 +136,16 @@ mod tests {
 
     #[test]
     fn every_algorithm_of_the_issue_has_a_key_kind_and_others_none() {
-        for alg in [
-            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-            "HS256", "HS384", "HS512",
+        let kind = |alg: &str| Algorithm::parse(alg).map(Algorithm::key_kind);
+        for (alg, expected) in [
+            ("RS256", KeyKind::Rsa),
+            ("PS512", KeyKind::Rsa),
+            ("ES256", KeyKind::P256),
+            ("ES384", KeyKind::P384),
+            ("EdDSA", KeyKind::Ed25519),
+            ("HS384", KeyKind::Hmac),
         ] {
-            assert!(kind(alg).is_some(), "{alg}");
+            assert_eq!(kind(alg), Some(expected), "{alg}");
         }
         for alg in ["none", "es256", "ES512", "EdDSA ", ""] {
             assert!(kind(alg).is_none(), "{alg}");

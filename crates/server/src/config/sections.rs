@@ -62,6 +62,50 @@ pub struct TokenConfig {
     pub rotation_grace_binding: Binding,
     /// Absolute lifetime of a session.
     pub session_max_lifetime: Seconds,
+    /// `simplejwt` (simplejwt's claims) or `rfc9068` (`typ: at+jwt`, with `sub` and
+    /// `client_id`; needs the audience, the issuer and the client id set).
+    #[serde(deserialize_with = "lenient::text")]
+    pub access_token_profile: String,
+    /// The `client_id` claim of access tokens under `rfc9068`.
+    #[serde(default, deserialize_with = "lenient::optional_text")]
+    pub access_token_client_id: Option<String>,
+}
+
+impl TokenConfig {
+    /// The access-token profile, with what it needs.
+    ///
+    /// # Errors
+    /// An unknown profile, or `rfc9068` without the settings RFC 9068 requires.
+    pub fn access_token_profile(&self) -> anyhow::Result<auth_core::AccessTokenProfile> {
+        let client_id = self.access_token_client_id.clone().unwrap_or_default();
+        let profile = auth_core::AccessTokenProfile::parse(&self.access_token_profile, client_id)
+            .ok_or_else(|| {
+            anyhow!(
+                "invalid setting JWTD_ACCESS_TOKEN_PROFILE: {:?} is not {}",
+                self.access_token_profile,
+                auth_core::AccessTokenProfile::NAMES.join(" or ")
+            )
+        })?;
+        if profile != auth_core::AccessTokenProfile::Simplejwt {
+            // RFC 9068 §2.2: `iss`, `aud` and `client_id` are required claims.
+            let missing: Vec<&str> = [
+                ("JWTD_ISSUER", &self.issuer),
+                ("JWTD_AUDIENCE", &self.audience),
+                ("JWTD_ACCESS_TOKEN_CLIENT_ID", &self.access_token_client_id),
+            ]
+            .into_iter()
+            .filter(|(_, value)| value.as_deref().is_none_or(|value| value.trim().is_empty()))
+            .map(|(name, _)| name)
+            .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "invalid setting JWTD_ACCESS_TOKEN_PROFILE: rfc9068 tokens must carry iss, aud and client_id; set {}",
+                    missing.join(", ")
+                );
+            }
+        }
+        Ok(profile)
+    }
 }
 
 impl Default for TokenConfig {
@@ -84,6 +128,8 @@ impl Default for TokenConfig {
             rotation_grace_seconds: Seconds(Duration::from_secs(10)),
             rotation_grace_binding: Binding(auth_core::GraceBinding::Client),
             session_max_lifetime: Seconds(Duration::from_secs(30 * 24 * 60 * 60)),
+            access_token_profile: "simplejwt".to_owned(),
+            access_token_client_id: None,
         }
     }
 }

@@ -55,6 +55,8 @@ fn every_setting_keeps_its_flat_name_and_default() {
         "rotation_grace_seconds": 10,
         "rotation_grace_binding": "client",
         "session_max_lifetime": 2_592_000,
+        "access_token_profile": "simplejwt",
+        "access_token_client_id": null,
         "bind": "127.0.0.1:8000",
         "auth_header_types": ["Bearer"],
         "auth_header_name": "Authorization",
@@ -98,7 +100,7 @@ fn every_setting_keeps_its_flat_name_and_default() {
         }
     }
     assert_eq!(defaults, expected);
-    assert_eq!(known_keys().len(), 62);
+    assert_eq!(known_keys().len(), 64);
 }
 
 #[test]

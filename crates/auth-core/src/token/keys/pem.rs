@@ -15,36 +15,14 @@ use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
 use rsa::traits::PublicKeyParts as _;
 
-use super::Algorithm;
+use super::{Algorithm, KeyKind};
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
 
-/// The kind of key an algorithm signs with.
-enum Kind {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
-}
-
-fn kind(algorithm: Algorithm) -> Result<Kind, String> {
-    Ok(match algorithm {
-        Algorithm::RS256
-        | Algorithm::RS384
-        | Algorithm::RS512
-        | Algorithm::PS256
-        | Algorithm::PS384
-        | Algorithm::PS512 => Kind::Rsa,
-        Algorithm::ES256 => Kind::P256,
-        Algorithm::ES384 => Kind::P384,
-        Algorithm::EdDSA => Kind::Ed25519,
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-            return Err(format!(
-                "{algorithm} signs with a shared secret, not a key file"
-            ));
-        }
-    })
+/// Why an HMAC algorithm takes no key file.
+fn no_key_file(algorithm: Algorithm) -> String {
+    format!("{algorithm} signs with a shared secret, not a key file")
 }
 
 fn text(pem: &[u8]) -> Result<&str, String> {
@@ -59,8 +37,9 @@ fn unfit(what: &str, algorithm: Algorithm, needed: &str) -> String {
 pub(super) fn private_key(algorithm: Algorithm, pem: &[u8]) -> Result<(EncodingKey, Jwk), String> {
     let text = text(pem)?;
     let what = "PKCS#8 (BEGIN PRIVATE KEY)";
-    match kind(algorithm)? {
-        Kind::Rsa => {
+    match algorithm.key_kind() {
+        KeyKind::Hmac => Err(no_key_file(algorithm)),
+        KeyKind::Rsa => {
             let key = rsa::RsaPrivateKey::from_pkcs8_pem(text)
                 .map_err(|_| unfit(what, algorithm, "RSA"))?;
             let public = rsa_jwk(algorithm, &key.to_public_key())?;
@@ -69,7 +48,7 @@ pub(super) fn private_key(algorithm: Algorithm, pem: &[u8]) -> Result<(EncodingK
                 .map_err(|_| "cannot be re-encoded".to_owned())?;
             Ok((EncodingKey::from_rsa_der(der.as_bytes()), public))
         }
-        Kind::P256 => {
+        KeyKind::P256 => {
             let key = p256::SecretKey::from_pkcs8_pem(text)
                 .map_err(|_| unfit(what, algorithm, "P-256"))?;
             let point = key.public_key().to_encoded_point(false);
@@ -79,7 +58,7 @@ pub(super) fn private_key(algorithm: Algorithm, pem: &[u8]) -> Result<(EncodingK
                 .map_err(|_| "cannot be re-encoded".to_owned())?;
             Ok((EncodingKey::from_ec_der(der.as_bytes()), public))
         }
-        Kind::P384 => {
+        KeyKind::P384 => {
             let key = p384::SecretKey::from_pkcs8_pem(text)
                 .map_err(|_| unfit(what, algorithm, "P-384"))?;
             let point = key.public_key().to_encoded_point(false);
@@ -89,7 +68,7 @@ pub(super) fn private_key(algorithm: Algorithm, pem: &[u8]) -> Result<(EncodingK
                 .map_err(|_| "cannot be re-encoded".to_owned())?;
             Ok((EncodingKey::from_ec_der(der.as_bytes()), public))
         }
-        Kind::Ed25519 => {
+        KeyKind::Ed25519 => {
             let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text)
                 .map_err(|_| unfit(what, algorithm, "Ed25519"))?;
             let public = ed_jwk(algorithm, key.verifying_key().as_bytes());
@@ -105,25 +84,26 @@ pub(super) fn private_key(algorithm: Algorithm, pem: &[u8]) -> Result<(EncodingK
 pub(super) fn public_key(algorithm: Algorithm, pem: &[u8]) -> Result<Jwk, String> {
     let text = text(pem)?;
     let what = "SPKI (BEGIN PUBLIC KEY)";
-    match kind(algorithm)? {
-        Kind::Rsa => {
+    match algorithm.key_kind() {
+        KeyKind::Hmac => Err(no_key_file(algorithm)),
+        KeyKind::Rsa => {
             let key = rsa::RsaPublicKey::from_public_key_pem(text)
                 .map_err(|_| unfit(what, algorithm, "RSA"))?;
             rsa_jwk(algorithm, &key)
         }
-        Kind::P256 => {
+        KeyKind::P256 => {
             let key = p256::PublicKey::from_public_key_pem(text)
                 .map_err(|_| unfit(what, algorithm, "P-256"))?;
             let point = key.to_encoded_point(false);
             ec_jwk(algorithm, EllipticCurve::P256, point.x(), point.y())
         }
-        Kind::P384 => {
+        KeyKind::P384 => {
             let key = p384::PublicKey::from_public_key_pem(text)
                 .map_err(|_| unfit(what, algorithm, "P-384"))?;
             let point = key.to_encoded_point(false);
             ec_jwk(algorithm, EllipticCurve::P384, point.x(), point.y())
         }
-        Kind::Ed25519 => {
+        KeyKind::Ed25519 => {
             let key = ed25519_dalek::VerifyingKey::from_public_key_pem(text)
                 .map_err(|_| unfit(what, algorithm, "Ed25519"))?;
             Ok(ed_jwk(algorithm, key.as_bytes()))

@@ -18,6 +18,7 @@ use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use sha2::{Sha256, Sha384, Sha512};
 
+use super::super::AccessTokenProfile;
 use super::super::keys::{Algorithm, SigningKey};
 use crate::error::TokenError;
 use crate::settings::TokenSettings;
@@ -65,10 +66,14 @@ pub(in crate::token) struct OwnTokens {
 }
 
 impl OwnTokens {
-    /// The fast path for tokens of `signing`, when it is an HMAC key and the library would add
-    /// no claim check of its own (no `aud`, no `iss` configured); `None` otherwise.
+    /// The fast path for tokens of `signing`, when it is an HMAC key, the library would add
+    /// no claim check of its own (no `aud`, no `iss` configured) and the header's `typ` goes
+    /// unread (simplejwt's access-token profile); `None` otherwise.
     pub(in crate::token) fn new(signing: &SigningKey, settings: &TokenSettings) -> Option<Self> {
-        if settings.audience.is_some() || settings.issuer.is_some() {
+        if settings.audience.is_some()
+            || settings.issuer.is_some()
+            || settings.access_token_profile != AccessTokenProfile::Simplejwt
+        {
             return None;
         }
         let secret = signing.key.try_get_hmac_secret().ok()?;
