@@ -91,6 +91,9 @@ pub async fn introspect(
     let live = match verified.kind {
         Some(TokenKind::Refresh) => {
             let presented = tokens::presented(state, token, &verified, client)?;
+            // A simplejwt refresh token that `/token/refresh` would adopt is live: adopted here
+            // as there, so that both give the same answer from now on.
+            crate::adoption::adopt(state, &verified, &presented, client, now).await?;
             match tokens::present(state, Use::Check, presented, None, client, now).await {
                 Ok(outcome) => outcome == Outcome::Done,
                 Err(ApiError::Token(_) | ApiError::NoAccountForToken) => false,
