@@ -2,9 +2,8 @@
 //! binary, tokens typed `at+jwt` with `sub` and `client_id` that `/me`, `/token/verify` and
 //! `/introspect` take; the settings it needs; access tokens of the simplejwt profile refused.
 
-use axum::http::{Method, StatusCode};
 use base64::Engine as _;
-use integration_tests::{Backend, Send, TestApp, claims, json};
+use integration_tests::{Backend, TestApp, claims, json};
 
 use crate::cli::{Site, get_authed, login, post, refresh};
 
@@ -108,10 +107,7 @@ async fn spawn(backend: Backend, profile: auth_core::AccessTokenProfile) -> Test
         config.tokens.issuer = Some(ISSUER.to_owned());
         config.tokens.audience = Some(AUDIENCE.to_owned());
         config.tokens.access_token_profile = profile;
-        config.http.introspection = Some(api::oauth::IntrospectionClient {
-            id: "billing-api".to_owned(),
-            secret: api::oauth::ClientSecret::new("introspect-secret"),
-        });
+        crate::introspect::allow_introspection(config);
     })
     .await
 }
@@ -124,19 +120,7 @@ async fn introspection_names_the_client_and_simplejwt_access_tokens_are_refused(
     let app = spawn(backend.clone(), rfc9068()).await;
     let (_, access) = app.alice().await;
     assert_profiled(&access, "1");
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode("billing-api:introspect-secret")
-    );
-    let response = app
-        .request(
-            Method::POST,
-            "/introspect",
-            Send::Json(json!({ "token": access })),
-            &[("authorization", basic.as_str())],
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    let response = crate::introspect::introspect(&app, &access).await;
     assert_eq!(response.json["active"], true);
     assert_eq!(response.json["client_id"], CLIENT_ID);
     assert_eq!(response.json["sub"], "1");

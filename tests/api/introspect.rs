@@ -11,14 +11,16 @@ const CLIENT_ID: &str = "billing-api";
 const CLIENT_SECRET: &str = "Zq8-r2Lx.v0~secret";
 const INACTIVE: &str = r#"{"active":false}"#;
 
+/// Configures the introspection client that [`introspect`] authenticates as.
+pub(crate) fn allow_introspection(config: &mut integration_tests::TestConfig) {
+    config.http.introspection = Some(api::oauth::IntrospectionClient {
+        id: CLIENT_ID.to_owned(),
+        secret: api::oauth::ClientSecret::new(CLIENT_SECRET),
+    });
+}
+
 async fn spawn(backend: Backend) -> TestApp {
-    TestApp::spawn_with(backend, |config| {
-        config.http.introspection = Some(api::oauth::IntrospectionClient {
-            id: CLIENT_ID.to_owned(),
-            secret: api::oauth::ClientSecret::new(CLIENT_SECRET),
-        });
-    })
-    .await
+    TestApp::spawn_with(backend, allow_introspection).await
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -46,8 +48,8 @@ async fn introspect_as(app: &TestApp, authorization: Option<&str>, token: &str) 
     .await
 }
 
-/// `POST /introspect` as the configured client; asserts 200 and `no-store`.
-async fn introspect(app: &TestApp, token: &str) -> TestResponse {
+/// `POST /introspect` as the client of [`allow_introspection`]; asserts 200 and `no-store`.
+pub(crate) async fn introspect(app: &TestApp, token: &str) -> TestResponse {
     let response = introspect_as(app, Some(&basic(CLIENT_ID, CLIENT_SECRET)), token).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text);
     assert_eq!(

@@ -5,6 +5,8 @@
 use axum::http::StatusCode;
 use integration_tests::{Backend, T0, TestApp, backend_tests, claims, json, sign};
 
+use crate::introspect::introspect;
+
 /// The cut-over: jwtd took over ten minutes after `T0`.
 const CUTOVER: i64 = T0 + 600;
 
@@ -115,46 +117,20 @@ async fn only_tokens_issued_before_the_cutover_without_a_session_are_adopted(bac
 async fn introspection_finds_an_adoptable_simplejwt_refresh_token_live(backend: Backend) {
     let app = TestApp::spawn_with(backend, |config| {
         config.http.adopt_refresh_tokens_issued_before = Some(CUTOVER);
-        config.http.introspection = Some(api::oauth::IntrospectionClient {
-            id: "billing-api".to_owned(),
-            secret: api::oauth::ClientSecret::new("introspect-secret"),
-        });
+        crate::introspect::allow_introspection(config);
     })
     .await;
     app.create_user("alice", "wonderland").await;
     let refresh = simplejwt_token("refresh", T0, 86_400, "7c8d9e0f1a2b3c4d5e6f708192a3b4c5");
     app.clock.advance(700);
-    let basic = format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            "billing-api:introspect-secret"
-        )
-    );
-    let introspect = |token: String| {
-        let basic = basic.clone();
-        let app = &app;
-        async move {
-            let response = app
-                .request(
-                    axum::http::Method::POST,
-                    "/introspect",
-                    integration_tests::Send::Json(json!({ "token": token })),
-                    &[("authorization", basic.as_str())],
-                )
-                .await;
-            assert_eq!(response.status, StatusCode::OK, "{}", response.text);
-            response.json
-        }
-    };
     // What `/token/refresh` would take is active, as it is there ...
-    let live = introspect(refresh.clone()).await;
+    let live = introspect(&app, &refresh).await.json;
     assert_eq!((&live["active"], &live["sub"]), (&true.into(), &"1".into()));
     assert_eq!(live["token_type"], "refresh");
     // ... and once it is rotated it is not.
     app.refresh(&refresh).await.assert_ok();
     app.clock.advance(60);
-    assert_eq!(introspect(refresh).await, json!({ "active": false }));
+    assert_eq!(introspect(&app, &refresh).await.text, r#"{"active":false}"#);
     assert_eq!(events(&app, "login_succeeded").await, 1);
 }
 
