@@ -39,8 +39,7 @@ pub async fn revoke(state: &AppState, token: &str, client: &Client) -> Result<()
     };
     match verified.kind {
         Some(TokenKind::Refresh) => {
-            let presented = tokens::presented(state, token, &verified, client)?;
-            crate::adoption::adopt(state, &verified, &presented, client, now).await?;
+            let presented = tokens::presented(state, token, &verified, client, now).await?;
             match tokens::present(state, Use::Logout, presented, None, client, now).await {
                 Ok(_) => state.metrics.add(Count::Logout),
                 // Refused (unknown, blacklisted, revoked): nothing left to revoke.
@@ -90,10 +89,9 @@ pub async fn introspect(
     };
     let live = match verified.kind {
         Some(TokenKind::Refresh) => {
-            let presented = tokens::presented(state, token, &verified, client)?;
-            // A simplejwt refresh token that `/token/refresh` would adopt is live: adopted here
-            // as there, so that both give the same answer from now on.
-            crate::adoption::adopt(state, &verified, &presented, client, now).await?;
+            // A simplejwt refresh token that `/token/refresh` would adopt is adopted here too,
+            // and so live, as it is there.
+            let presented = tokens::presented(state, token, &verified, client, now).await?;
             match tokens::present(state, Use::Check, presented, None, client, now).await {
                 Ok(outcome) => outcome == Outcome::Done,
                 Err(ApiError::Token(_) | ApiError::NoAccountForToken) => false,

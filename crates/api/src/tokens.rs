@@ -126,27 +126,32 @@ pub async fn obtain_pair(
     Ok(Pair { refresh, access })
 }
 
-/// A verified refresh token as the store takes it.
+/// A verified refresh token as the store takes it. A simplejwt refresh token to adopt (see
+/// [`crate::adoption`]) is adopted first, so that every endpoint that takes a refresh token
+/// finds it where `/token/refresh` would.
 ///
 /// # Errors
-/// `ApiError::NoAccountForToken` when it names no user.
-pub(crate) fn presented<'a>(
+/// `ApiError::NoAccountForToken` when it names no user; a database error.
+pub(crate) async fn presented<'a>(
     state: &AppState,
     token: &str,
     verified: &'a VerifiedToken,
     client: &Client,
+    now: i64,
 ) -> Result<Presented<'a>, ApiError> {
     let user = match verified.user {
         UserClaim::Id(user) => user,
         UserClaim::Missing | UserClaim::Unrecognized => return Err(ApiError::NoAccountForToken),
     };
-    Ok(Presented {
+    let presented = Presented {
         jti: &verified.jti,
         hash: TokenHash::of(token),
         user,
         family: verified.family.as_ref(),
         client: client.mark(&state.http.client_mark_key),
-    })
+    };
+    crate::adoption::adopt(state, verified, &presented, client, now).await?;
+    Ok(presented)
 }
 
 /// Verifies a refresh token and mints an access token, rotating the refresh token when
@@ -186,8 +191,7 @@ async fn refresh_once(
 ) -> Result<(String, Option<Rotated>), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(state, token, &verified, client)?;
-    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
+    let presented = presented(state, token, &verified, client, now).await?;
     let rotated = if state.codec.settings().rotate_refresh_tokens {
         // Minted here, on the request's task, so that the engine's one writer does not.
         let successor = Minted::ahead(&state.codec, &presented, now)?;
@@ -291,8 +295,10 @@ pub async fn verify(state: &AppState, token: &str) -> Result<(), ApiError> {
 pub async fn logout(state: &AppState, token: &str, client: &Client) -> Result<(), ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(state, token, &verified, client).map_err(|_| TokenError::Invalid)?;
-    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
+    let presented = match presented(state, token, &verified, client, now).await {
+        Err(ApiError::NoAccountForToken) => Err(TokenError::Invalid.into()),
+        other => other,
+    }?;
     present(state, Use::Logout, presented, None, client, now).await?;
     state.metrics.add(Count::Logout);
     Ok(())
@@ -310,8 +316,7 @@ pub async fn refresh_token_owner(
 ) -> Result<UserId, ApiError> {
     let now = state.clock.now();
     let verified = state.codec.verify(token, Some(TokenKind::Refresh), now)?;
-    let presented = presented(state, token, &verified, client)?;
-    crate::adoption::adopt(state, &verified, &presented, client, now).await?;
+    let presented = presented(state, token, &verified, client, now).await?;
     let user = presented.user;
     present(state, Use::Check, presented, None, client, now).await?;
     Ok(user)
